@@ -1,0 +1,1 @@
+"""Starts the real services the suite needs when no URL is given."""

@@ -1,0 +1,1 @@
+"""Turns a pytest run into Prometheus metrics and pushes them."""

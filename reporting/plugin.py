@@ -1,0 +1,1 @@
+"""pytest plugin: the run as Prometheus metrics (being written)."""
