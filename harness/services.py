@@ -55,9 +55,21 @@ def start_redis(workdir: Path) -> Service:
     def build(port: int) -> tuple[Sequence[str], str, Callable[[], bool]]:
         url = f"redis://{HOST}:{port}/0"
         argv = [
-            binary("redis-server"), "--port", str(port), "--bind", HOST,
-            "--save", "", "--appendonly", "no", "--dir", str(data),
-            "--protected-mode", "yes", "--maxmemory", "64mb",
+            binary("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data),
+            "--protected-mode",
+            "yes",
+            "--maxmemory",
+            "64mb",
         ]
         return argv, url, _redis_ready(url)
 
@@ -82,8 +94,12 @@ def start_pushgateway(workdir: Path) -> Service:
     def build(port: int) -> tuple[Sequence[str], str, Callable[[], bool]]:
         url = f"http://{HOST}:{port}"
         argv = [
-            binary("prometheus-pushgateway"), f"--web.listen-address={HOST}:{port}",
-            "--web.enable-admin-api", "--log.level=info",
+            binary("prometheus-pushgateway"),
+            f"--web.listen-address={HOST}:{port}",
+            "--web.enable-admin-api",
+            "--log.level=info",
+            # Debian's default persists to one shared file; each run gets a gateway of its own.
+            "--persistence.file=",
         ]
         return argv, url, http_ready(f"{url}/-/ready")
 
@@ -105,11 +121,21 @@ def start_console(
     def build(port: int) -> tuple[Sequence[str], str, Callable[[], bool]]:
         url = f"http://{HOST}:{port}"
         argv = [
-            sys.executable, "-m", "mcp_panels", "--host", HOST, "--port", str(port),
-            "--redis-url", redis_url,
-            "--heartbeat-interval", str(heartbeat_interval),
-            "--health-interval", str(health_interval),
-            "--metrics-interval", str(metrics_interval),
+            sys.executable,
+            "-m",
+            "mcp_panels",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--redis-url",
+            redis_url,
+            "--heartbeat-interval",
+            str(heartbeat_interval),
+            "--health-interval",
+            str(health_interval),
+            "--metrics-interval",
+            str(metrics_interval),
             *(["--test-controls"] if test_controls else []),
             *extra_args,
         ]
@@ -126,9 +152,12 @@ def start_alertmanager(workdir: Path, config_path: Path) -> Service:
     def build(port: int) -> tuple[Sequence[str], str, Callable[[], bool]]:
         url = f"http://{HOST}:{port}"
         argv = [
-            binary("prometheus-alertmanager"), f"--config.file={config_path}",
-            f"--storage.path={storage}", f"--web.listen-address={HOST}:{port}",
-            "--cluster.listen-address=", "--log.level=info",
+            binary("prometheus-alertmanager"),
+            f"--config.file={config_path}",
+            f"--storage.path={storage}",
+            f"--web.listen-address={HOST}:{port}",
+            "--cluster.listen-address=",
+            "--log.level=info",
         ]
         return argv, url, http_ready(f"{url}/-/ready")
 
@@ -143,8 +172,10 @@ def start_prometheus(workdir: Path, config_path: Path) -> Service:
     def build(port: int) -> tuple[Sequence[str], str, Callable[[], bool]]:
         url = f"http://{HOST}:{port}"
         argv = [
-            binary("prometheus"), f"--config.file={config_path}",
-            f"--storage.tsdb.path={storage}", f"--web.listen-address={HOST}:{port}",
+            binary("prometheus"),
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={storage}",
+            f"--web.listen-address={HOST}:{port}",
             "--web.enable-lifecycle",
         ]
         return argv, url, http_ready(f"{url}/-/ready")

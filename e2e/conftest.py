@@ -1,0 +1,93 @@
+"""Fixtures of the e2e suite. Services come from the harness; the browser from pytest-playwright."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright
+
+from e2e.pages.console import ConsolePage
+from e2e.support import renders
+from e2e.support.controls import ConsoleControls
+from e2e.support.recorder import FrameRecorder
+from harness import chromium
+from harness.pytest_plugin import (  # noqa: F401 - pytest finds hooks by name in conftest
+    Endpoints,
+    endpoints,
+    pytest_addoption,
+    pytest_configure_node,
+    pytest_report_header,
+    pytest_sessionstart,
+    pytest_unconfigure,
+)
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+@pytest.fixture(scope="session")
+def e2e_endpoints(pytestconfig: pytest.Config) -> Endpoints:
+    return endpoints(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def base_url(e2e_endpoints: Endpoints) -> str:
+    """Owned here, not by pytest-base-url: its ini value does not reach xdist workers."""
+    assert e2e_endpoints.base_url, "no console: pass --base-url or let the harness start one"
+    return e2e_endpoints.base_url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(
+    browser_type_launch_args: dict, playwright: Playwright, browser_name: str
+) -> dict:
+    """Extends pytest-playwright's own fixture so --headed, --slowmo, --tracing keep working."""
+    if browser_name != "chromium" or browser_type_launch_args.get("channel"):
+        return browser_type_launch_args
+    extra = chromium.launch_overrides(playwright.chromium.executable_path)
+    args = [*browser_type_launch_args.get("args", []), *extra.pop("args", [])]
+    return {**browser_type_launch_args, **extra, **({"args": args} if args else {})}
+
+
+@pytest.fixture(scope="session")
+def controls(base_url: str) -> Iterator[ConsoleControls]:
+    client = ConsoleControls(base_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def emitter(controls: ConsoleControls) -> ConsoleControls:
+    """Controls, or a skip where the target has no test-control endpoint (a real deployment)."""
+    if not controls.available:
+        pytest.skip(
+            "target has no /api/test/emit (start the reference console with --test-controls)"
+        )
+    return controls
+
+
+@pytest.fixture
+def recorder(
+    page: Page, request: pytest.FixtureRequest, output_path: str
+) -> Iterator[FrameRecorder]:
+    """Every frame of the page's sockets, recorded from before the first navigation."""
+    rec = FrameRecorder(page)
+    renders.install(page)
+    yield rec
+    if request.node.stash.get(_FAILED, False):
+        path = rec.dump(Path(output_path) / "ws-frames.jsonl")
+        print(f"WebSocket frames of the failed test: {path}")
+
+
+@pytest.fixture
+def console(page: Page, base_url: str, recorder: FrameRecorder) -> ConsolePage:
+    return ConsolePage(page, base_url, recorder)

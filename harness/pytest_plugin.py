@@ -1,0 +1,166 @@
+"""pytest hooks that start the real services once per run and hand their URLs to workers.
+
+Under pytest-xdist the controller starts everything (pytest_sessionstart runs there before
+xdist starts its workers) and passes the URLs in workerinput; workers start nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.process import Service, ServiceStartError
+from harness.services import start_console, start_pushgateway, start_redis
+from harness.settings import setting
+
+_WORKERINPUT_KEY = "mcp_e2e_endpoints"
+_STATE_KEY = pytest.StashKey["RunServices"]()
+
+
+@dataclass
+class Endpoints:
+    """Where the suite finds each service; None where it was neither given nor started."""
+
+    base_url: str | None = None
+    redis_url: str | None = None
+    alertmanager_url: str | None = None
+    pushgateway_url: str | None = None
+    embedded: bool = False  # True when the harness started the reference console
+
+
+@dataclass
+class RunServices:
+    endpoints: Endpoints
+    started: list[Service]
+    workdir: Path | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mcp-e2e", "MCP e2e targets (none given: start the embedded ones)")
+    group.addoption(
+        "--redis-url", help="Redis the console uses (env E2E_REDIS_URL; default: start one)"
+    )
+    group.addoption(
+        "--alertmanager-url",
+        help="Alertmanager to fire alerts into (env E2E_ALERTMANAGER_URL; default: start one)",
+    )
+    group.addoption(
+        "--console-heartbeat",
+        type=float,
+        default=1.0,
+        help="heartbeat interval in seconds of the embedded console (default 1.0)",
+    )
+    parser.addini("redis_url", "Redis URL the console uses")
+    parser.addini("alertmanager_url", "Alertmanager URL")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def endpoints(config: pytest.Config) -> Endpoints:
+    """The run's endpoints, in the controller or in any worker."""
+    if _is_worker(config):
+        return Endpoints(**json.loads(config.workerinput[_WORKERINPUT_KEY]))
+    state = config.stash.get(_STATE_KEY, None)
+    if state is None:
+        raise RuntimeError("services not started (no e2e session)")
+    return state.endpoints
+
+
+def _wants_push(config: pytest.Config) -> bool:
+    return not (
+        config.getoption("no_metrics", default=False)
+        or config.getoption("no_metrics_push", default=False)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if _is_worker(config) or config.option.collectonly:
+        return
+    given = Endpoints(
+        base_url=setting(config, "base_url", "E2E_BASE_URL", "base_url"),
+        redis_url=setting(config, "redis_url", "E2E_REDIS_URL", "redis_url"),
+        alertmanager_url=setting(
+            config, "alertmanager_url", "E2E_ALERTMANAGER_URL", "alertmanager_url"
+        ),
+        pushgateway_url=setting(
+            config, "pushgateway_url", "E2E_PUSHGATEWAY_URL", "pushgateway_url"
+        ),
+    )
+    state = RunServices(endpoints=given, started=[])
+    config.stash[_STATE_KEY] = state
+    try:
+        _start_missing(config, state)
+    except ServiceStartError as exc:
+        _stop_all(state)
+        pytest.exit(f"harness: {exc}", returncode=pytest.ExitCode.INTERNAL_ERROR)
+    if state.endpoints.pushgateway_url:
+        # The reporter reads this at session end.
+        config.option.pushgateway_url = state.endpoints.pushgateway_url
+
+
+def _start_missing(config: pytest.Config, state: RunServices) -> None:
+    ep = state.endpoints
+    needs_console = ep.base_url is None
+    needs_gateway = ep.pushgateway_url is None and _wants_push(config)
+    if not (needs_console or needs_gateway):
+        return
+    reports = Path(config.rootpath) / "reports" / "services"
+    reports.mkdir(parents=True, exist_ok=True)
+    state.workdir = Path(tempfile.mkdtemp(prefix="run-", dir=reports))
+    if needs_console:
+        if ep.redis_url is None:
+            redis = start_redis(state.workdir)
+            state.started.append(redis)
+            ep.redis_url = redis.url
+        console = start_console(
+            state.workdir, ep.redis_url, heartbeat_interval=config.option.console_heartbeat
+        )
+        state.started.append(console)
+        ep.base_url = console.url
+        ep.embedded = True
+    if needs_gateway:
+        gateway = start_pushgateway(state.workdir)
+        state.started.append(gateway)
+        ep.pushgateway_url = gateway.url
+
+
+def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerController
+    """xdist hook: every worker gets the controller's endpoints."""
+    node.workerinput[_WORKERINPUT_KEY] = json.dumps(asdict(endpoints(node.config)))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(_STATE_KEY, None)
+    if state is None:
+        return []
+    ep = state.endpoints
+    lines = [f"mcp-e2e target: {ep.base_url}" + (" (embedded reference console)" * ep.embedded)]
+    lines += [f"mcp-e2e started: {s.name} {s.url} (log {s.log_path})" for s in state.started]
+    return lines
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE_KEY, None)
+    if state is not None:
+        _stop_all(state)
+
+
+def _stop_all(state: RunServices) -> None:
+    for service in reversed(state.started):
+        service.stop()
+    state.started.clear()
+    if state.workdir is not None:
+        # Logs stay for a post-mortem; data folders go.
+        for data in state.workdir.glob("*-data"):
+            shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(state.workdir / "redis", ignore_errors=True)
