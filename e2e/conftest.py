@@ -12,18 +12,33 @@ from e2e.pages.console import ConsolePage
 from e2e.support import renders
 from e2e.support.controls import ConsoleControls
 from e2e.support.recorder import FrameRecorder
+from e2e.support.timeline import timelines
+from e2e.support.tracing import EventTracer
 from harness import chromium
+from harness import pytest_plugin as harness_plugin
 from harness.pytest_plugin import (  # noqa: F401 - pytest finds hooks by name in conftest
     Endpoints,
     endpoints,
-    pytest_addoption,
     pytest_configure_node,
     pytest_report_header,
     pytest_sessionstart,
     pytest_unconfigure,
 )
+from harness.settings import setting
+from reporting import observe
 
 _FAILED = pytest.StashKey[bool]()
+WS_LATENCY = "e2e_ws_event_latency_seconds"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    harness_plugin.pytest_addoption(parser)
+    parser.getgroup("mcp-e2e").addoption(
+        "--otlp-endpoint",
+        help="OTLP/HTTP collector (e.g. Tempo's, http://tempo:4318) for one span per observed "
+        "WebSocket event (env E2E_OTLP_ENDPOINT; default: no traces)",
+    )
+    parser.addini("otlp_endpoint", "OTLP/HTTP collector for WebSocket event spans")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -88,6 +103,31 @@ def recorder(
         print(f"WebSocket frames of the failed test: {path}")
 
 
+@pytest.fixture(scope="session")
+def event_tracer(pytestconfig: pytest.Config) -> Iterator[EventTracer | None]:
+    endpoint = setting(pytestconfig, "otlp_endpoint", "E2E_OTLP_ENDPOINT", "otlp_endpoint")
+    if not endpoint:
+        yield None
+        return
+    tracer = EventTracer(endpoint)
+    yield tracer
+    tracer.shutdown()
+
+
 @pytest.fixture
-def console(page: Page, base_url: str, recorder: FrameRecorder) -> ConsolePage:
-    return ConsolePage(page, base_url, recorder)
+def console(
+    page: Page,
+    base_url: str,
+    recorder: FrameRecorder,
+    request: pytest.FixtureRequest,
+    event_tracer: EventTracer | None,
+) -> Iterator[ConsolePage]:
+    """The console page; afterwards every event it showed becomes a latency observation."""
+    yield ConsolePage(page, base_url, recorder)
+    if page.is_closed():
+        return
+    seen = timelines(recorder.frames, renders.all_renders(page), renders.receipts(page))
+    for event in seen:
+        observe(request, WS_LATENCY, event.latency_s, event_type=event.event_type)
+        if event_tracer is not None:
+            event_tracer.export(event, request.node.nodeid)

@@ -8,7 +8,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket
 
@@ -177,9 +177,6 @@ class Broadcaster:
         # Unregistered at once so ws_clients and further broadcasts no longer see it.
         self._connections.pop(conn.id, None)
         conn.finish(CLOSE_TRY_AGAIN_LATER, "send queue overflow")
-
-    def connections(self) -> Iterable[Connection]:
-        return list(self._connections.values())
 
 
 async def _send_close(conn: Connection) -> None:

@@ -7,6 +7,24 @@
   const renders = [];
   window.__e2eRenders = renders;
   const now = () => performance.timeOrigin + performance.now();
+  // Receipt time of each event id, from a listener added when the socket is constructed, so
+  // it runs before the console's own handler.
+  const receipts = {};
+  window.__e2eReceipts = receipts;
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        const at = now();
+        if (typeof event.data !== "string" || event.data.length > 65536) return;
+        try {
+          const id = JSON.parse(event.data).id;
+          if (typeof id === "string" && !(id in receipts)) receipts[id] = at;
+        } catch (_) { /* malformed frames are the console's business */ }
+      });
+    }
+  };
   const snapshot = (panel) => {
     const items = {};
     for (const el of panel.querySelectorAll("[data-testid]")) {

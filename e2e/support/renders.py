@@ -51,3 +51,8 @@ def wait_for_render(
 
 def all_renders(page: Page) -> list[Render]:
     return [_render(r) for r in page.evaluate("window.__e2eRenders || []")]
+
+
+def receipts(page: Page) -> dict[str, float]:
+    """Event id → when the page's socket delivered it (epoch ms)."""
+    return page.evaluate("window.__e2eReceipts || {}")
