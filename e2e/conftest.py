@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, Playwright
 
 from e2e.pages.console import ConsolePage
 from e2e.support import renders
+from e2e.support.alertmanager import AlertmanagerAPI, SyntheticAlerts
 from e2e.support.controls import ConsoleControls
 from e2e.support.recorder import FrameRecorder
+from e2e.support.relay import TcpRelay
 from e2e.support.timeline import timelines
 from e2e.support.tracing import EventTracer
+from e2e.support.wsproxy import WsFaultProxy
 from harness import chromium
 from harness import pytest_plugin as harness_plugin
 from harness.pytest_plugin import (  # noqa: F401 - pytest finds hooks by name in conftest
@@ -131,3 +135,54 @@ def console(
         observe(request, WS_LATENCY, event.latency_s, event_type=event.event_type)
         if event_tracer is not None:
             event_tracer.export(event, request.node.nodeid)
+
+
+@pytest.fixture
+def ws_proxy(page: Page, recorder: FrameRecorder) -> WsFaultProxy:
+    """Routes the console's socket through Playwright for frame-level faults (before open)."""
+    return WsFaultProxy(page, recorder)
+
+
+@pytest.fixture
+def relay(base_url: str) -> Iterator[TcpRelay]:
+    """A real TCP relay in front of the console, for 1006 and connection refused."""
+    target = urlsplit(base_url)
+    default_port = 443 if target.scheme == "https" else 80
+    tcp = TcpRelay((target.hostname, target.port or default_port))
+    yield tcp
+    tcp.close()
+
+
+@pytest.fixture
+def page_warnings(page: Page) -> list[str]:
+    """The page's console.warn/error lines, from before the first navigation."""
+    lines: list[str] = []
+    page.on(
+        "console", lambda msg: lines.append(msg.text) if msg.type in ("warning", "error") else None
+    )
+    return lines
+
+
+@pytest.fixture(scope="session")
+def alertmanager(e2e_endpoints: Endpoints) -> Iterator[AlertmanagerAPI]:
+    """The run's Alertmanager (started for the embedded console, or --alertmanager-url)."""
+    if not e2e_endpoints.alertmanager_url:
+        pytest.skip(
+            "no Alertmanager for this console: with --base-url, also pass --alertmanager-url "
+            "(or E2E_ALERTMANAGER_URL) of an Alertmanager whose mcp-console receiver posts to "
+            "that console's /api/alertmanager/webhook"
+        )
+    api = AlertmanagerAPI(e2e_endpoints.alertmanager_url)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def synthetic_alerts(
+    alertmanager: AlertmanagerAPI, request: pytest.FixtureRequest
+) -> Iterator[SyntheticAlerts]:
+    """Fires fixtures/alerts/* tagged e2e_test_id=<uuid>; resolves them (and expires the
+    test's silences) when the test ends, so tests stay isolated on a shared Alertmanager."""
+    alerts = SyntheticAlerts(alertmanager, request.node.nodeid)
+    yield alerts
+    alerts.cleanup()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.alertmanager_config import start_for_console
 from harness.process import Service, ServiceStartError
 from harness.services import start_console, start_pushgateway, start_redis
 from harness.settings import setting
@@ -127,6 +128,12 @@ def _start_missing(config: pytest.Config, state: RunServices) -> None:
         state.started.append(console)
         ep.base_url = console.url
         ep.embedded = True
+        # Only for the embedded console: a given --base-url needs a given --alertmanager-url
+        # that delivers to it (the alert tests skip otherwise).
+        if ep.alertmanager_url is None:
+            alertmanager = start_for_console(state.workdir, console.url)
+            state.started.append(alertmanager)
+            ep.alertmanager_url = alertmanager.url
     if needs_gateway:
         gateway = start_pushgateway(state.workdir)
         state.started.append(gateway)

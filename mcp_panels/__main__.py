@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kyverno-url", type=http_url, help="GET probe for kyverno")
     parser.add_argument("--argocd-url", type=http_url, help="GET probe for argocd")
     parser.add_argument(
+        "--otlp-endpoint",
+        type=http_url,
+        help="OTLP/HTTP collector for a span per broadcast (e.g. http://tempo:4318)",
+    )
+    parser.add_argument(
         "--test-controls",
         action="store_true",
         help="enable POST /api/test/emit (never in a real deployment)",
@@ -120,6 +125,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         argocd_url=args.argocd_url,
         log_level=args.log_level,
         send_queue_size=args.send_queue_size,
+        otlp_endpoint=args.otlp_endpoint,
     )
 
 

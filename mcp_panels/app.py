@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from mcp_panels.alerts import WEBHOOK_PATH, alertmanager_webhook
 from mcp_panels.console import Console
 from mcp_panels.envelope import EMITTABLE_TYPES
 from mcp_panels.settings import Settings
@@ -82,6 +83,31 @@ async def test_emit(request: Request) -> Response:
     return JSONResponse({"id": event.id, "type": event.type, "ts": event.ts}, headers=NO_STORE)
 
 
+def _sendable_close_code(code: object) -> bool:
+    # RFC 6455 7.4: what a server may put on the wire (1005/1006/1015 never are).
+    return isinstance(code, int) and (
+        code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014)
+        or 3000 <= code <= 4999
+    )
+
+
+async def test_close(request: Request) -> Response:
+    """Test control: the server closes one socket (named by its hello's id) with a code."""
+    try:
+        body = json.loads(await request.body(), parse_constant=_reject_constant)
+    except ValueError as exc:
+        return _error(400, f"malformed JSON: {exc}")
+    if not isinstance(body, dict) or not isinstance(body.get("hello_id"), str):
+        return _error(400, "body must be a JSON object with a 'hello_id' string")
+    code = body.get("code", 1000)
+    if not _sendable_close_code(code):
+        return _error(400, f"close code {code!r} cannot be sent by a server")
+    reason = str(body.get("reason", ""))[:120]
+    if not _console(request).broadcaster.close(body["hello_id"], code, reason):
+        return _error(404, f"no open socket whose hello id is {body['hello_id']!r}")
+    return JSONResponse({"closed": body["hello_id"], "code": code}, headers=NO_STORE)
+
+
 def create_app(settings: Settings) -> Starlette:
     """The console app; its lifespan probes once, then runs the periodic loops."""
 
@@ -99,10 +125,13 @@ def create_app(settings: Settings) -> Starlette:
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/api/snapshot", snapshot, methods=["GET"]),
+        # Alertmanager's webhook receiver (alert.fired / alert.resolved); always on.
+        Route(WEBHOOK_PATH, alertmanager_webhook, methods=["POST"]),
         WebSocketRoute("/ws", websocket),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     # Absent (404) unless asked for: a real deployment must not let anyone inject events.
     if settings.test_controls:
         routes.append(Route("/api/test/emit", test_emit, methods=["POST"]))
+        routes.append(Route("/api/test/close", test_close, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)

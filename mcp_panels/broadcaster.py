@@ -39,6 +39,9 @@ class Connection:
         self.close_code: int | None = None
         self.close_reason = ""
         self.closing = False
+        self.hello_id = ""
+        # Set when the server itself ends the socket with a code (a test control).
+        self.server_close = False
         # Each item carries a future resolved once the frame was handed to the socket.
         self._queue: asyncio.Queue[tuple[str, asyncio.Future[bool]]] = asyncio.Queue(queue_size)
         # Enqueue times of frames not yet handed to the socket, oldest first.
@@ -106,6 +109,8 @@ class Broadcaster:
         self._queue_size = queue_size
         self._connections: dict[int, Connection] = {}
         self._ids = itertools.count(1)
+        # hello ids name connections for the test controls (each hello is per socket).
+        self._by_hello: dict[str, Connection] = {}
         self.frames_sent_total = 0
 
     def __len__(self) -> int:
@@ -137,8 +142,11 @@ class Broadcaster:
         conn = Connection(next(self._ids), websocket, self._queue_size)
         # hello is queued and the connection registered in one synchronous step, so hello
         # is seq 1 and its snapshot is exactly the state the following events build on.
-        conn.offer(hello())
+        first = hello()
+        conn.hello_id = first.id
+        conn.offer(first)
         self._connections[conn.id] = conn
+        self._by_hello[first.id] = conn
         log.info("ws open conn=%d peer=%s clients=%d", conn.id, conn.peer, len(self))
         sender = asyncio.create_task(conn.send_loop(self._count_sent))
         reader = asyncio.create_task(self._read_until_disconnect(conn))
@@ -146,11 +154,12 @@ class Broadcaster:
             await conn.finished.wait()
         finally:
             self._connections.pop(conn.id, None)
+            self._by_hello.pop(conn.hello_id, None)
             for task in (sender, reader):
                 task.cancel()
             await asyncio.gather(sender, reader, return_exceptions=True)
             conn.discard_pending()
-            if conn.close_code == CLOSE_TRY_AGAIN_LATER:
+            if conn.close_code == CLOSE_TRY_AGAIN_LATER or conn.server_close:
                 await _send_close(conn)
             log.info(
                 "ws close conn=%d peer=%s code=%s reason=%s frames_sent=%d clients=%d",
@@ -172,6 +181,15 @@ class Broadcaster:
                     return
         except Exception as exc:
             conn.finish(1006, f"receive failed: {type(exc).__name__}")
+
+    def close(self, hello_id: str, code: int, reason: str) -> bool:
+        """End the socket whose hello had this id with a close frame of that code."""
+        conn = self._by_hello.get(hello_id)
+        if conn is None:
+            return False
+        conn.server_close = True
+        conn.finish(code, reason)
+        return True
 
     def _drop_slow(self, conn: Connection) -> None:
         # Unregistered at once so ws_clients and further broadcasts no longer see it.

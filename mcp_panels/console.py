@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from mcp_panels.envelope import (
 )
 from mcp_panels.settings import Settings
 from mcp_panels.state import PanelState
+from mcp_panels.tracing import BroadcastTracer, traceparent
 from mcp_panels.validation import PayloadValidator
 
 log = logging.getLogger("mcp_panels")
@@ -45,6 +47,7 @@ class Console:
         self._redis = probes.redis_client(settings.redis_url)
         self._http = probes.http_client()
         self._loops: list[asyncio.Task[None]] = []
+        self.tracer = BroadcastTracer(settings.otlp_endpoint)
         # Only the test controls need the schemas, so a bare install runs without fixtures/.
         self.validator = (
             PayloadValidator(settings.schema_dir, EMITTABLE_TYPES)
@@ -77,6 +80,7 @@ class Console:
         with contextlib.suppress(Exception):
             await self._redis.aclose()
         await self._http.aclose()
+        self.tracer.shutdown()
 
     # -- payloads computed now, for real ---------------------------------------------------
 
@@ -100,14 +104,18 @@ class Console:
     # -- events ----------------------------------------------------------------------------
 
     def hello(self) -> Event:
-        return Event(
-            HELLO,
-            {
-                "server": self.server_info,
-                "heartbeat_interval_ms": self.settings.heartbeat_interval_ms,
-                "snapshot": self.state.snapshot(),
-            },
-        )
+        event_id = str(uuid.uuid4())
+        with self.tracer.broadcast(HELLO, event_id, clients=1) as span:
+            return Event(
+                HELLO,
+                {
+                    "server": self.server_info,
+                    "heartbeat_interval_ms": self.settings.heartbeat_interval_ms,
+                    "snapshot": self.state.snapshot(),
+                },
+                id=event_id,
+                traceparent=traceparent(span),
+            )
 
     def snapshot_document(self) -> Payload:
         return {"v": 1, "server": self.server_info, "snapshot": self.state.snapshot()}
@@ -115,8 +123,10 @@ class Console:
     def publish(self, event_type: str, payload: Payload) -> tuple[Event, list[Delivery]]:
         """Apply to the state and queue to every socket, in one step with no await between."""
         self.state.apply(event_type, payload)
-        event = Event(event_type, payload)
-        return event, self.broadcaster.broadcast(event)
+        event_id = str(uuid.uuid4())
+        with self.tracer.broadcast(event_type, event_id, len(self.broadcaster)) as span:
+            event = Event(event_type, payload, id=event_id, traceparent=traceparent(span))
+            return event, self.broadcaster.broadcast(event)
 
     async def publish_and_wait(self, event_type: str, payload: Payload) -> Event:
         """publish, then wait until every socket got the frame (or was dropped), bounded:

@@ -14,8 +14,11 @@ HELLO = "hello"
 HEARTBEAT = "heartbeat"
 HEALTH_CHECK = "health.check"
 METRICS_PUSH = "metrics.push"
-# Later families (alert.fired/alert.resolved, cache.ttl_changed/cache.key_expired) add
-# their names here, a payload schema in fixtures/schemas and an applier in state.py.
+# From Alertmanager's webhook (mcp_panels.alerts); never emitted by the test controls.
+ALERT_FIRED = "alert.fired"
+ALERT_RESOLVED = "alert.resolved"
+# Later families (cache.ttl_changed/cache.key_expired) add their names here, a payload
+# schema in fixtures/schemas and an applier in state.py.
 
 # Types the test-control endpoint may emit (hello is per connection, never broadcast).
 EMITTABLE_TYPES: tuple[str, ...] = (HEARTBEAT, HEALTH_CHECK, METRICS_PUSH)
@@ -39,6 +42,8 @@ class Event:
     payload: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     ts: int = field(default_factory=now_ms)
+    # W3C trace context of the server span that broadcast it (mcp_panels.tracing).
+    traceparent: str | None = None
     # Serialised once per event, not once per connection.
     _payload_json: str = field(init=False, repr=False, compare=False)
     _type_json: str = field(init=False, repr=False, compare=False)
@@ -49,7 +54,8 @@ class Event:
 
     def frame(self, seq: int) -> str:
         """The frame text for one connection; only seq differs between connections."""
+        trace = f',"traceparent":"{self.traceparent}"' if self.traceparent else ""
         return (
             f'{{"v":{PROTOCOL_VERSION},"type":{self._type_json},"seq":{int(seq)},'
-            f'"id":"{self.id}","ts":{self.ts},"payload":{self._payload_json}}}'
+            f'"id":"{self.id}","ts":{self.ts}{trace},"payload":{self._payload_json}}}'
         )

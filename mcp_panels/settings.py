@@ -24,6 +24,8 @@ class Settings:
     kyverno_url: str | None = None
     argocd_url: str | None = None
     log_level: str = "info"
+    # OTLP/HTTP collector for the broadcast spans (None: spans are recorded, not exported).
+    otlp_endpoint: str | None = None
     # Frames a client may lag behind before it is closed (1013); protects everyone else.
     send_queue_size: int = 256
     # How long a test emit waits for its frame to reach every socket before answering anyway.

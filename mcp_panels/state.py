@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mcp_panels.envelope import HEALTH_CHECK, METRICS_PUSH, now_ms
+from mcp_panels.alerts import AlertBook
+from mcp_panels.envelope import ALERT_FIRED, ALERT_RESOLVED, HEALTH_CHECK, METRICS_PUSH, now_ms
 
 # Always reported, always in this order (the contract fixes it).
 COMPONENTS: tuple[str, ...] = ("kyverno", "argocd", "redis", "prometheus")
@@ -41,12 +42,15 @@ class PanelState:
         at = now_ms()
         self.health: Payload = initial_health(at)
         self.metrics: Payload = {"at": at, "values": {}}
-        self.alerts: list[Payload] = []
+        # Firing alerts, deduplicated per (fingerprint, startsAt) (mcp_panels.alerts).
+        self.alert_book = AlertBook()
         # One applier per event type that changes a panel; types absent here (heartbeat)
         # change nothing. The alert and cache families register theirs here.
         self._appliers: dict[str, Callable[[Payload], None]] = {
             HEALTH_CHECK: self._apply_health,
             METRICS_PUSH: self._apply_metrics,
+            ALERT_FIRED: self.alert_book.apply_fired,
+            ALERT_RESOLVED: self.alert_book.apply_resolved,
         }
 
     def apply(self, event_type: str, payload: Payload) -> bool:
@@ -62,7 +66,7 @@ class PanelState:
         return {
             "health": self.health,
             "metrics": self.metrics,
-            "alerts": list(self.alerts),
+            "alerts": self.alert_book.firing(),
             "generated_at": now_ms(),
         }
 

@@ -29,6 +29,7 @@ DEFAULT_SUITE = "e2e"
 DEFAULT_METRICS_FILE = "reports/e2e-metrics.prom"
 DEFAULT_PUSH_TIMEOUT = 3.0
 DEFAULT_PUSH_RETRIES = 2
+DEFAULT_MAX_TESTS = 5000
 MAX_PUSH_RETRIES = 10
 SECRET_ENV_VARS = ("E2E_PUSHGATEWAY_PASSWORD", "E2E_PUSHGATEWAY_TOKEN")
 
@@ -68,6 +69,10 @@ _SETTINGS: tuple[_Setting, ...] = (
     _Setting("metrics_push_retries", "--metrics-push-retries", "E2E_METRICS_PUSH_RETRIES",
              "metrics_push_retries",
              f"retries after a failed push (default {DEFAULT_PUSH_RETRIES}; backoff from 0.25 s)."),
+    _Setting("metrics_max_tests", "--metrics-max-tests", "E2E_METRICS_MAX_TESTS",
+             "metrics_max_tests",
+             f"at most this many tests get per-test series; beyond it passed tests are dropped "
+             f"first (default {DEFAULT_MAX_TESTS}; 0: no limit)."),
     _Setting("no_metrics", "--no-metrics", "E2E_NO_METRICS", "no_metrics",
              "disable the metrics reporter entirely (no file, no push).", flag=True),
 )
@@ -88,6 +93,7 @@ class ReportingSettings:
     push_enabled: bool
     push_timeout: float
     push_retries: int
+    max_tests: int = DEFAULT_MAX_TESTS
 
     def grouping_key(self) -> dict[str, str]:
         """Labels (besides `job`) that name this run's group on the Pushgateway."""
@@ -160,6 +166,7 @@ def resolve_settings(
         push_enabled=not parsed("no_metrics_push", False, _parse_bool),
         push_timeout=parsed("metrics_push_timeout", DEFAULT_PUSH_TIMEOUT, _parse_timeout),
         push_retries=parsed("metrics_push_retries", DEFAULT_PUSH_RETRIES, _parse_retries),
+        max_tests=parsed("metrics_max_tests", DEFAULT_MAX_TESTS, _parse_max_tests),
     )
 
 
@@ -175,6 +182,7 @@ def store_settings(config: pytest.Config, settings: ReportingSettings) -> None:
     option.no_metrics_push = not settings.push_enabled
     option.metrics_push_timeout = settings.push_timeout
     option.metrics_push_retries = settings.push_retries
+    option.metrics_max_tests = settings.max_tests
     option.no_metrics = not settings.enabled
 
 
@@ -274,3 +282,13 @@ def _parse_retries(value: str, source: str) -> int:
     if not (0 <= retries <= MAX_PUSH_RETRIES):
         raise pytest.UsageError(f"{source}: {value!r} must be between 0 and {MAX_PUSH_RETRIES}")
     return retries
+
+
+def _parse_max_tests(value: str, source: str) -> int:
+    try:
+        limit = int(value)
+    except ValueError:
+        raise pytest.UsageError(f"{source}: {value!r} is not a whole number of tests") from None
+    if limit < 0:
+        raise pytest.UsageError(f"{source}: {value!r} must be 0 (no limit) or more")
+    return limit

@@ -12,7 +12,7 @@ at session end.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sys
 import time
 from collections.abc import Generator
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from reporting.auth import GatewayAuth, TlsSettingsError
+from reporting.cardinality import KeptTests
 from reporting.collector import ResultCollector
 from reporting.options import (
     ReportingSettings,
@@ -31,6 +33,7 @@ from reporting.options import (
     store_settings,
     validate_pushgateway_url,
 )
+from reporting.spool import spool_path, with_group_header, write_atomically
 
 PLUGIN_NAME = "mcp_e2e_reporting_run"
 PREFIX = "e2e metrics:"
@@ -47,6 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     store_settings(config, settings)
     if settings.enabled:
+        try:
+            GatewayAuth.from_env().check_files()
+        except TlsSettingsError as exc:
+            raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(RunReporter(config, settings), PLUGIN_NAME)
 
 
@@ -149,60 +156,65 @@ class RunReporter:
     # -- helpers ----------------------------------------------------------------------------
 
     def _publish(self, exitstatus: int) -> Outcome:
-        from reporting.metrics import build_registry, count_series, exposition
-        from reporting.push import (
-            Deadline,
-            GatewayAuth,
-            PushTarget,
-            push_registry,
-            read_last_success,
-        )
+        from reporting.auth import GatewayAuth
+        from reporting.cardinality import select_tests
+        from reporting.metrics import build_families, count_series, render
+        from reporting.push import PushTarget, publish
         from reporting.run_info import RunFacts, git_revision, package_version, target_label
 
+        settings = self.settings
         results = self.collector.results()
         if results.ignored_observations:
             self.warnings.append(_ignored_warning(results.ignored_observations))
+        kept = select_tests(results.tests, settings.max_tests)
+        if kept.dropped:
+            self.warnings.append(_dropped_warning(len(kept.kept) + kept.dropped, kept))
         url = self._pushgateway_url()
-        settings = self.settings
-        target = None
-        if url and settings.push_enabled:
-            target = PushTarget(url=url, job=settings.job, grouping_key=settings.grouping_key(),
-                                timeout=settings.push_timeout, retries=settings.push_retries)
         auth = GatewayAuth.from_env(url=url or "")
-        deadline = Deadline(target.budget) if target else None
         finished = round(time.time(), 3)
-        if exitstatus == 0:
-            last_success = finished
-        elif target is not None:
-            last_success = read_last_success(target, auth, deadline)
-        else:
-            last_success = None
         git_sha, branch = git_revision(Path(self.config.rootpath))
         run = RunFacts(
             exit_status=exitstatus, started=self.started, finished=finished,
             version=package_version(), git_sha=git_sha, branch=branch,
-            target=target_label(self.config.option), last_success=last_success,
+            target=target_label(self.config.option),
+            last_success=finished if exitstatus == 0 else None,
         )
-        registry = build_registry(results, run)
-        outcome = Outcome(series=count_series(registry), file=settings.metrics_file)
-        try:
-            settings.metrics_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = settings.metrics_file.with_name(settings.metrics_file.name + ".tmp")
-            tmp.write_bytes(exposition(registry))
-            os.replace(tmp, settings.metrics_file)
-        except OSError as exc:
-            outcome.file_error = f"{exc.strerror or exc}"
-            self.warnings.append(f"{PREFIX} cannot write {settings.metrics_file}: {exc}")
-        if target is None:
+        families = build_families(results, run, kept, secrets=auth.secrets)
+        outcome = Outcome(series=count_series(families), file=settings.metrics_file)
+        labels = {"job": settings.job, **settings.grouping_key()}
+        if not (url and settings.push_enabled):
+            self._write(outcome, with_group_header(render(families), labels))
             outcome.push_note = self._no_push_reason(url)
             return outcome
-        result = push_registry(registry, target, auth, deadline)
+        target = PushTarget(url=url, job=settings.job, grouping_key=settings.grouping_key(),
+                            timeout=settings.push_timeout, retries=settings.push_retries)
+        result, body = publish(families, target, auth)
+        data = with_group_header(body, labels)
+        self._write(outcome, data)
+        spooled = spool_path(settings.metrics_file, labels)
         if result.ok:
             outcome.pushed_to = f"{target.shown_url} ({target.describe_group()})"
+            with contextlib.suppress(OSError):
+                spooled.unlink(missing_ok=True)  # superseded by what was just pushed
+            return outcome
+        outcome.push_failed = True
+        self.warnings.append(result.warning(target))
+        try:
+            write_atomically(spooled, data)
+        except OSError as exc:
+            self.warnings.append(f"{PREFIX} cannot spool to {spooled}: {exc}")
         else:
-            outcome.push_failed = True
-            self.warnings.append(result.warning(target))
+            shown = self._shown(spooled)
+            self.warnings.append(f"{PREFIX} spooled to {shown}; re-send with: "
+                                 f"python -m reporting push {shown}")
         return outcome
+
+    def _write(self, outcome: Outcome, data: bytes) -> None:
+        try:
+            write_atomically(self.settings.metrics_file, data)
+        except OSError as exc:
+            outcome.file_error = f"{exc.strerror or exc}"
+            self.warnings.append(f"{PREFIX} cannot write {self.settings.metrics_file}: {exc}")
 
     def _pushgateway_url(self) -> str | None:
         url = getattr(self.config.option, "pushgateway_url", None)
@@ -229,7 +241,9 @@ class RunReporter:
         return f"writing {shown}; {self._no_push_reason(url)} {group}"
 
     def _shown_file(self) -> str:
-        path = self.settings.metrics_file
+        return self._shown(self.settings.metrics_file)
+
+    def _shown(self, path: Path) -> str:
         for base in (Path(self.config.invocation_params.dir), Path(self.config.rootpath)):
             try:
                 return str(path.relative_to(base))
@@ -261,3 +275,10 @@ def _ignored_warning(ignored: dict[str, int]) -> str:
     names = ", ".join(sorted(ignored))
     return (f"{PREFIX} ignored {total} observation{'s' if total != 1 else ''} "
             f"for unknown or malformed metrics: {names}")
+
+
+def _dropped_warning(ran: int, kept: KeptTests) -> str:
+    failing = f", {kept.dropped_failing} failing" if kept.dropped_failing else ""
+    return (f"{PREFIX} {ran} tests ran, more than --metrics-max-tests {kept.limit}: per-test "
+            f"series dropped for {kept.dropped} tests ({kept.dropped_passing} passed{failing}); "
+            f"e2e_tests_dropped={kept.dropped}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from playwright.sync_api import Locator, Page, expect
@@ -56,4 +57,25 @@ class ConsolePage:
         expect(self.badge).to_have_attribute("data-state", state, timeout=timeout_ms)
 
     def client_stats(self) -> dict[str, int]:
-        return self.page.evaluate("window.mcpConsole.stats")
+        return self.page.evaluate("({...window.mcpConsole.stats})")
+
+    def client_state(self) -> dict:
+        return self.page.evaluate("window.mcpConsole.state()")
+
+    def wait_for_stat(self, name: str, at_least: int, timeout_ms: float = 10_000) -> None:
+        """Wait until the client's own counter `name` reaches at_least."""
+        self.page.wait_for_function(
+            "([name, n]) => window.mcpConsole && window.mcpConsole.stats[name] >= n",
+            arg=[name, at_least],
+            timeout=timeout_ms,
+        )
+
+    def expect_stale(self, panel: str, stale: bool, timeout_ms: float = 10_000) -> None:
+        expect(self.panel(panel)).to_have_attribute(
+            "data-stale", "true" if stale else "false", timeout=timeout_ms
+        )
+        note = self.page.get_by_test_id(f"{panel}-stale")
+        if stale:
+            expect(note).to_have_text(re.compile(r"^stale since \d\d:\d\d:\d\d$"))
+        else:
+            expect(note).to_be_hidden()

@@ -30,6 +30,13 @@ class ConsoleControls:
         response.raise_for_status()
         return response.json()
 
+    def close_socket(self, hello_id: str, code: int, reason: str = "e2e") -> None:
+        """The server closes the socket that received this hello, with a real close frame."""
+        response = self._client.post(
+            "/api/test/close", json={"hello_id": hello_id, "code": code, "reason": reason}
+        )
+        response.raise_for_status()
+
     def snapshot(self) -> dict[str, Any]:
         response = self._client.get("/api/snapshot")
         response.raise_for_status()

@@ -106,9 +106,11 @@ class FrameRecorder:
     def mark_closed(self, index: int) -> None:
         self.sockets[index].closed = True
 
-    def record(self, socket: int, direction: str, raw: str | bytes) -> None:
+    def record(self, socket: int, direction: str, raw: str | bytes) -> Frame:
         data, errors = decode(raw)
-        self.frames.append(Frame(socket, direction, raw, time.time() * 1000, data, errors))
+        frame = Frame(socket, direction, raw, time.time() * 1000, data, errors)
+        self.frames.append(frame)
+        return frame
 
     # -- queries ---------------------------------------------------------------------
 
@@ -138,6 +140,7 @@ class FrameRecorder:
         *,
         after: int = 0,
         timeout_ms: float = 10_000,
+        direction: str = "received",
     ) -> Frame:
         """The first received frame of that type at index >= after that matches, waiting for it.
 
@@ -146,7 +149,7 @@ class FrameRecorder:
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             for frame in self.frames[after:]:
-                if frame.direction == "received" and frame.type == type_ and predicate(frame):
+                if frame.direction == direction and frame.type == type_ and predicate(frame):
                     return frame
             after = len(self.frames)
             remaining_ms = (deadline - time.monotonic()) * 1000

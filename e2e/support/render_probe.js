@@ -11,10 +11,19 @@
   // it runs before the console's own handler.
   const receipts = {};
   window.__e2eReceipts = receipts;
+  // Every socket the page opened, with how it ended: the page's own view, including sockets
+  // a route mocked (which page.on("websocket") never reports).
+  const sockets = [];
+  window.__e2eSockets = sockets;
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
     constructor(...args) {
       super(...args);
+      const record = { url: String(args[0]), open: true, code: null, wasClean: null };
+      sockets.push(record);
+      this.addEventListener("close", (event) => {
+        Object.assign(record, { open: false, code: event.code, wasClean: event.wasClean });
+      });
       this.addEventListener("message", (event) => {
         const at = now();
         if (typeof event.data !== "string" || event.data.length > 65536) return;
@@ -36,10 +45,22 @@
     }
     return items;
   };
+  // Transitions of state attributes (a panel going stale, the badge's state): brief ones too,
+  // which a polling assertion could miss.
+  const transitions = [];
+  window.__e2eTransitions = transitions;
   new MutationObserver((mutations) => {
     const at = now();
     for (const m of mutations) {
       const el = m.target;
+      if (m.attributeName !== "data-event-id") {
+        const value = el.getAttribute(m.attributeName);
+        if (value === m.oldValue) continue;
+        const note = document.querySelector(`[data-testid="${el.dataset.testid}-stale"]`);
+        transitions.push({ testid: el.dataset.testid, attr: m.attributeName.slice(5), value,
+                           at, note: note ? note.textContent : null });
+        continue;
+      }
       const id = el.getAttribute("data-event-id");
       if (!id || id === m.oldValue) continue;
       const record = { panel: el.dataset.testid, eventId: id, seq: el.getAttribute("data-seq"),
@@ -47,6 +68,6 @@
       renders.push(record);
       requestAnimationFrame(() => { record.frameAt = now(); });
     }
-  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-event-id"],
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-event-id", "data-stale", "data-state"],
                          attributeOldValue: true });
 })();

@@ -56,3 +56,16 @@ def all_renders(page: Page) -> list[Render]:
 def receipts(page: Page) -> dict[str, float]:
     """Event id → when the page's socket delivered it (epoch ms)."""
     return page.evaluate("window.__e2eReceipts || {}")
+
+
+def page_sockets(page: Page) -> list[dict[str, Any]]:
+    """The page's own list of sockets: url, open, close code, wasClean."""
+    return page.evaluate("window.__e2eSockets || []")
+
+
+def transitions(page: Page, testid: str, attr: str) -> list[dict[str, Any]]:
+    """Each change of data-<attr> on the element with that test id: value, at, note text."""
+    return page.evaluate(
+        "([t, a]) => (window.__e2eTransitions || []).filter(x => x.testid === t && x.attr === a)",
+        [testid, attr],
+    )

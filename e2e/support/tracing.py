@@ -25,7 +25,7 @@ def traces_url(endpoint: str) -> str:
 
 
 def _ns(ms: float) -> int:
-    # Through whole microseconds: epoch ms × 1e6 overflows a double's exact integers.
+    # Through whole microseconds: epoch ms * 1e6 overflows a double's exact integers.
     return round(ms * 1000) * 1000
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +43,9 @@ class RoutedSocket:
     server: WebSocketRoute | None
     silenced: bool = False
     held: list[str | bytes] = field(default_factory=list)
+    # Frames of the test's own inserted into the sequence: later server frames move up.
+    seq_shift: int = 0
+    last_seq: int = 0
 
 
 class WsFaultProxy:
@@ -75,8 +80,19 @@ class WsFaultProxy:
         return self.sockets[-1]
 
     def inject(self, raw: str | bytes) -> None:
-        """Send a frame of the test's own to the page, as if the server had sent it."""
+        """Send raw bytes or text of the test's own to the page (outside the seq order)."""
         self._to_page(self.current, raw)
+
+    def inject_event(self, type_: str, payload: dict) -> str:
+        """Insert a well-formed v1 event into the sequence (it takes the next seq and the
+        server's later frames are renumbered after it); returns its id."""
+        sock = self.current
+        sock.seq_shift += 1
+        event_id = str(uuid.uuid4())
+        self._to_page(
+            sock, envelope(type_, payload, sock.last_seq + 1, event_id, time.time() * 1000)
+        )
+        return event_id
 
     def release(self) -> None:
         sock = self.current
@@ -122,6 +138,9 @@ class WsFaultProxy:
         if sock.silenced:
             return
         data, errors = decode(raw)
+        if sock.seq_shift and data is not None and isinstance(data.get("seq"), int):
+            data["seq"] += sock.seq_shift
+            raw = json.dumps(data)
         frame = Frame(sock.index, "received", raw, 0.0, data, errors)
         for rule in self._rules:
             if rule.remaining > 0 and rule.match(frame):
@@ -137,7 +156,9 @@ class WsFaultProxy:
         self._to_page(sock, raw)
 
     def _to_page(self, sock: RoutedSocket, raw: str | bytes) -> None:
-        self.recorder.record(sock.index, "received", raw)
+        frame = self.recorder.record(sock.index, "received", raw)
+        if isinstance(frame.seq, int):
+            sock.last_seq = max(sock.last_seq, frame.seq)
         sock.route.send(raw)
 
     def _closed(

@@ -18,14 +18,28 @@
     // null: 3 x the server's heartbeat interval, once hello told us what it is.
     heartbeatTimeoutMs: params.has("heartbeat_timeout_ms")
       ? Math.max(50, param("heartbeat_timeout_ms", 6000)) : null,
+    // Frames above this size are refused unparsed: one hostile frame must not stall the page.
+    maxFrameBytes: Math.max(1024, param("max_frame_bytes", 1048576)),
+    // Another port of this same host for the socket (a relay in front of the console).
+    wsUrl: sameHostSocketUrl(params.get("ws_url")),
   });
+  function sameHostSocketUrl(raw) {
+    if (!raw) return null;
+    try {
+      const url = new URL(raw);
+      if ((url.protocol === "ws:" || url.protocol === "wss:") &&
+          url.hostname === window.location.hostname) return url.href;
+    } catch (_) { /* not a URL */ }
+    console.warn("[mcp-console] ignored ws_url (must be ws(s) on this host):", raw);
+    return null;
+  }
   const DEFAULT_HEARTBEAT_TIMEOUT_MS = 6000;
   const SEEN_IDS_MAX = 1000;
   const SNAPSHOT_URL = "/api/snapshot";
 
   const stats = {
     framesReceived: 0, applied: 0, duplicates: 0, outOfOrder: 0, gaps: 0, resyncs: 0,
-    unknownTypes: 0, malformed: 0, reconnects: 0, polls: 0, pollFailures: 0,
+    unknownTypes: 0, malformed: 0, oversized: 0, reconnects: 0, polls: 0, pollFailures: 0,
   };
 
   const state = {
@@ -40,7 +54,6 @@
     pollFailed: false,
     health: null,
     metrics: null,
-    alerts: [],
     lastFreshAt: null,    // ms: last time live data arrived (frame or snapshot)
     staleSince: null,     // ms: set while panels are stale
   };
@@ -224,11 +237,10 @@
     state.metrics = metrics;
   }
 
-  function renderAlerts(alerts) {
-    // The alerts family is not wired yet; keep the list and empty note truthful.
-    state.alerts = Array.isArray(alerts) ? alerts : [];
-    const empty = byTestId("alerts-empty");
-    if (empty) empty.hidden = state.alerts.length > 0;
+  // The alerts panel and its toasts live in alerts.js (loaded first, as window.mcpAlerts).
+  const alertsView = window.mcpAlerts || null;
+  function renderAlerts(alerts, eventId, seq, fromFrame, generatedAt) {
+    if (alertsView) alertsView.applySnapshot(alerts, eventId, seq, fromFrame, generatedAt);
   }
 
   function timestampOf(panelState, key) {
@@ -255,13 +267,18 @@
       renderMetrics(snapshot.metrics);
       stamp("metrics", eventId, seq);
     }
-    renderAlerts(snapshot.alerts);
+    renderAlerts(snapshot.alerts, eventId, seq, fromFrame, snapshot.generated_at);
     return true;
   }
 
   // ---- frames --------------------------------------------------------------------------
   function parseFrame(data) {
     if (typeof data !== "string") return { error: "binary frame" };
+    // UTF-16 length is a lower bound of the UTF-8 size; enough to refuse before parsing.
+    if (data.length > config.maxFrameBytes) {
+      stats.oversized += 1;
+      return { error: "oversized frame (" + data.length + " chars)" };
+    }
     let frame;
     try { frame = JSON.parse(data); } catch (err) { return { error: "not JSON" }; }
     if (!isObject(frame)) return { error: "not an object" };
@@ -301,7 +318,12 @@
       setBadge("live");
       return true;
     },
-    heartbeat() { return true; },  // liveness only: the watchdog was already fed
+    heartbeat(frame) {
+      // Liveness only (the watchdog was already fed); the badge shows which beat it saw.
+      const badge = byTestId("connection-badge");
+      if (badge) badge.dataset.eventId = frame.id;
+      return true;
+    },
     "health.check"(frame) {
       if (!validHealth(frame.payload)) return false;
       renderHealth(frame.payload);
@@ -314,6 +336,8 @@
       stamp("metrics", frame.id, frame.seq);
       return true;
     },
+    "alert.fired"(frame) { return alertsView ? alertsView.applyEvent(frame) : false; },
+    "alert.resolved"(frame) { return alertsView ? alertsView.applyEvent(frame) : false; },
   };
 
   function onMessage(data) {
@@ -451,6 +475,7 @@
 
   // ---- socket --------------------------------------------------------------------------
   function socketUrl() {
+    if (config.wsUrl) return config.wsUrl;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     return scheme + "//" + window.location.host + "/ws";
   }
@@ -547,7 +572,7 @@
       staleSince: state.staleSince,
       health: state.health,
       metrics: state.metrics,
-      alerts: state.alerts.slice(),
+      alerts: alertsView ? alertsView.alerts() : [],
     }),
   });
 

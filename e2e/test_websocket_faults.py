@@ -1,0 +1,244 @@
+"""Fault injection: for each way the socket can misbehave, the console's required reaction.
+
+Frame-level faults go through Playwright's route_web_socket (WsFaultProxy); connection-level
+ones (a real 1006, connection refused) through a real TCP relay in front of the console.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from e2e.pages.console import HEALTH_PANEL, METRICS_PANEL, ConsolePage
+from e2e.support.controls import ConsoleControls
+from e2e.support.flow import flow_problems
+from e2e.support.relay import TcpRelay
+from e2e.support.renders import all_renders, page_sockets, transitions, wait_for_render
+from e2e.support.wsproxy import WsFaultProxy, of_type
+
+pytestmark = pytest.mark.websocket
+
+# Short client timings so each fault plays out in a few seconds.
+FAST = {"backoff_base_ms": 50, "backoff_max_ms": 400, "poll_interval_ms": 300}
+
+
+def expect_one_open_socket(console: ConsolePage) -> None:
+    """The page's own view: exactly one socket not closed, and it is live."""
+    console.expect_connection("live")
+    console.page.wait_for_function(
+        "() => window.__e2eSockets.filter(s => s.open).length === 1", timeout=10_000
+    )
+
+
+def badge_history(console: ConsolePage) -> list[str]:
+    return console.client_state()["badgeHistory"]
+
+
+# -- the server closes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [1000, 1011, 4000])
+def test_server_close_reconnects_with_backoff_to_a_fresh_hello(
+    console: ConsolePage, emitter: ConsoleControls, code: int
+):
+    console.open(**FAST)
+    rec = console.recorder
+    first_hello = rec.wait_for("hello")
+    emitter.close_socket(first_hello.id, code, "e2e: server closes")
+    hello = rec.wait_for("hello", lambda f: f.socket != first_hello.socket)
+    assert hello.seq == 1
+    expect_one_open_socket(console)
+    assert "reconnecting" in badge_history(console)
+    first = page_sockets(console.page)[0]
+    assert (first["open"], first["code"], first["wasClean"]) == (False, code, True)
+    assert console.client_stats()["reconnects"] >= 1
+
+
+def test_a_routed_socket_closed_by_the_route_reconnects(
+    console: ConsolePage, ws_proxy: WsFaultProxy
+):
+    console.open(**FAST)
+    rec = console.recorder
+    first_hello = rec.wait_for("hello")
+    ws_proxy.close(4000, "e2e: route closes")
+    rec.wait_for("hello", lambda f: f.socket != first_hello.socket)
+    expect_one_open_socket(console)
+    assert page_sockets(console.page)[0]["code"] == 4000
+
+
+def test_abnormal_closure_1006_reconnects(console: ConsolePage, relay: TcpRelay):
+    console.open(ws_url=f"ws://{relay.address}/ws", **FAST)
+    rec = console.recorder
+    rec.wait_for("hello")
+    relay.cut()  # TCP reset, no close frame
+    rec.wait_for("hello", lambda f: f.socket == 1)
+    expect_one_open_socket(console)
+    first = page_sockets(console.page)[0]
+    assert (first["code"], first["wasClean"]) == (1006, False)
+    assert "reconnecting" in badge_history(console)
+    assert flow_problems(rec.received(socket=1)) == []
+
+
+# -- no socket at all: fallback to polling ----------------------------------------------
+
+
+def test_connection_refused_falls_back_to_polling_and_data_keeps_flowing(
+    console: ConsolePage, relay: TcpRelay, emitter: ConsoleControls
+):
+    relay.refuse()
+    console.open(ws_url=f"ws://{relay.address}/ws", fallback_after=3, **FAST)
+    console.expect_connection("fallback")
+    assert all(s["code"] == 1006 for s in page_sockets(console.page))
+    # New data reaches the panel through GET /api/snapshot alone.
+    now_ms = console.page.evaluate("Date.now()")
+    marker = 900_000_000 + now_ms % 1_000_000
+    values = emitter.snapshot()["snapshot"]["metrics"]["values"]
+    emitter.emit("metrics.push", {"at": now_ms, "values": {**values, "events_sent_total": marker}})
+    expect(console.metric("events_sent_total")).to_have_attribute(
+        "data-value", str(marker), timeout=10_000
+    )
+    assert console.client_stats()["polls"] >= 1
+    console.expect_stale(METRICS_PANEL, stale=False)
+    # The socket comes back: live again, polling stops, one socket.
+    relay.accept()
+    console.recorder.wait_for("hello", timeout_ms=15_000)
+    expect_one_open_socket(console)
+    assert console.client_state()["polling"] is False
+
+
+def test_server_closing_before_hello_repeatedly_falls_back_then_recovers(
+    console: ConsolePage, ws_proxy: WsFaultProxy
+):
+    ws_proxy.refuse_next(3, code=1011)
+    console.open(fallback_after=3, **FAST)
+    console.recorder.wait_for("hello", timeout_ms=15_000)  # the 4th socket passes
+    expect_one_open_socket(console)
+    history = badge_history(console)
+    assert history.index("fallback") > history.index("reconnecting"), history
+    assert history[-1] == "live"
+    assert console.client_state()["polling"] is False
+
+
+# -- frames lost, repeated, reordered ----------------------------------------------------
+
+
+def test_a_dropped_frame_is_a_gap_that_resyncs_from_the_snapshot(
+    console: ConsolePage, ws_proxy: WsFaultProxy
+):
+    ws_proxy.drop(of_type("heartbeat"))
+    with console.page.expect_request("**/api/snapshot") as snapshot_request:
+        console.open(**FAST)
+        console.recorder.wait_for("heartbeat")
+    assert snapshot_request.value.url.endswith("/api/snapshot")
+    console.wait_for_stat("resyncs", 1)
+    assert console.client_stats()["gaps"] == 1
+    assert any(r.event_id.startswith("snapshot:") for r in all_renders(console.page))
+
+
+def test_a_duplicated_frame_is_applied_once(console: ConsolePage, ws_proxy: WsFaultProxy):
+    ws_proxy.duplicate(of_type("metrics.push"))
+    console.open(**FAST)
+    rec = console.recorder
+    push = rec.wait_for("metrics.push", timeout_ms=15_000)
+    assert len([f for f in rec.received() if f.id == push.id]) == 2
+    console.wait_for_stat("duplicates", 1)
+    wait_for_render(console.page, push.id, METRICS_PANEL)
+    renders_of_push = [r for r in all_renders(console.page) if r.event_id == push.id]
+    assert len(renders_of_push) == 1
+    assert console.client_stats()["gaps"] == 0
+
+
+def test_reordered_frames_never_let_older_state_win(console: ConsolePage, ws_proxy: WsFaultProxy):
+    ws_proxy.hold(of_type("metrics.push"))
+    console.open(**FAST)
+    rec = console.recorder
+    held = rec.wait_for("metrics.push", direction="upstream-received", timeout_ms=15_000)
+    # Frames after the held one overtake it: a gap, so the client resyncs.
+    rec.wait_for("heartbeat", lambda f: f.seq > held.seq)
+    console.wait_for_stat("resyncs", 1)
+    ws_proxy.release()
+    late = rec.wait_for("metrics.push", lambda f: f.id == held.id)
+    assert late.seq == held.seq
+    console.wait_for_stat("outOfOrder", 1)
+    assert all(r.event_id != held.id for r in all_renders(console.page))
+    assert console.page.get_by_test_id(METRICS_PANEL).get_attribute("data-event-id") != held.id
+
+
+# -- frames that are not what the contract says --------------------------------------------
+
+
+def test_malformed_json_is_ignored_counted_and_logged(
+    console: ConsolePage, ws_proxy: WsFaultProxy, page_warnings: list[str]
+):
+    console.open(**FAST)
+    hello = console.recorder.wait_for("hello")
+    ws_proxy.inject('{"v": 1, "type": "health.check", "seq": ')
+    console.wait_for_stat("malformed", 1)
+    assert any("malformed" in line for line in page_warnings), page_warnings
+    after = console.recorder.wait_for("health.check", timeout_ms=15_000)
+    wait_for_render(console.page, after.id, HEALTH_PANEL)
+    console.expect_connection("live")
+    assert after.socket == hello.socket
+
+
+def test_an_unknown_event_type_is_ignored_counted_and_logged(
+    console: ConsolePage, ws_proxy: WsFaultProxy, page_warnings: list[str]
+):
+    console.open(**FAST)
+    console.recorder.wait_for("hello")
+    ws_proxy.inject_event("cache.warmed", {"keys": 3})
+    console.wait_for_stat("unknownTypes", 1)
+    assert any("cache.warmed" in line for line in page_warnings), page_warnings
+    # It held a place in the sequence: no gap, and the next real event still renders.
+    after = console.recorder.wait_for("metrics.push", timeout_ms=15_000)
+    wait_for_render(console.page, after.id, METRICS_PANEL)
+    assert console.client_stats()["gaps"] == 0
+    assert flow_problems(console.recorder.received(socket=0)) == []
+
+
+def test_an_oversized_frame_is_refused_unparsed_and_resynced(
+    console: ConsolePage, ws_proxy: WsFaultProxy
+):
+    console.open(max_frame_bytes=65536, **FAST)
+    console.recorder.wait_for("hello")
+    ws_proxy.inject_event("metrics.push", {"at": 0, "values": {"blob": 1}, "pad": "x" * 200_000})
+    console.wait_for_stat("oversized", 1)
+    # Its seq was never seen, so the next frame is a gap: the client resyncs.
+    console.wait_for_stat("resyncs", 1, timeout_ms=15_000)
+    console.expect_connection("live")
+    expect(console.metric("blob")).to_have_count(0)
+
+
+def test_a_binary_frame_is_ignored(console: ConsolePage, ws_proxy: WsFaultProxy):
+    console.open(**FAST)
+    console.recorder.wait_for("hello")
+    ws_proxy.inject(json.dumps({"v": 1, "type": "heartbeat"}).encode())
+    console.wait_for_stat("malformed", 1)
+    after = console.recorder.wait_for("heartbeat", lambda f: isinstance(f.raw, str))
+    console.expect_connection("live")
+    assert after.errors == []
+
+
+# -- silence ------------------------------------------------------------------------------
+
+
+def test_silence_without_close_marks_panels_stale_and_reconnects(
+    console: ConsolePage, ws_proxy: WsFaultProxy
+):
+    console.open(heartbeat_timeout_ms=1500, **FAST)
+    rec = console.recorder
+    first_hello = rec.wait_for("hello")
+    console.expect_stale(HEALTH_PANEL, stale=False)
+    ws_proxy.silence()
+    rec.wait_for("hello", lambda f: f.socket != first_hello.socket, timeout_ms=15_000)
+    expect_one_open_socket(console)
+    console.expect_stale(HEALTH_PANEL, stale=False)
+    assert page_sockets(console.page)[0]["code"] == 4000  # closed by the client's watchdog
+    # In between, both panels said they were stale, and since when.
+    for panel in (HEALTH_PANEL, METRICS_PANEL):
+        went_stale = [t for t in transitions(console.page, panel, "stale") if t["value"] == "true"]
+        assert went_stale, f"{panel} never went stale"
+        assert re.fullmatch(r"stale since \d\d:\d\d:\d\d", went_stale[0]["note"])
