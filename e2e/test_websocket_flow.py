@@ -100,10 +100,30 @@ def test_two_pages_receive_the_same_events_with_their_own_seq(console: ConsolePa
     other = FrameRecorder(other_page)
     console.open()
     other_page.goto(console.base_url + "/")
-    first = console.recorder.wait_for("hello")
-    other.wait_for("hello")
-    # The next heartbeat both see: one event (same id), each connection's own seq.
-    beat = console.recorder.wait_for("heartbeat", lambda f: f.at_ms > first.at_ms)
+    console.recorder.wait_for("hello")
+    other_hello = other.wait_for("hello")
+    # A heartbeat made after the second page's hello reaches both: one event (same id),
+    # each connection's own seq.
+    beat = console.recorder.wait_for("heartbeat", lambda f: f.data["ts"] > other_hello.data["ts"])
     twin = other.wait_for("heartbeat", lambda f: f.id == beat.id)
     assert twin.data["ts"] == beat.data["ts"]
     assert flow_problems(other.received(socket=0)) == []
+
+
+def test_every_event_carries_a_traceparent_of_its_own(console: ConsolePage, context):
+    other_page = context.new_page()
+    other = FrameRecorder(other_page)
+    console.open()
+    other_page.goto(console.base_url + "/")
+    rec = console.recorder
+    rec.wait_for("hello")
+    other_hello = other.wait_for("hello")
+    beat = rec.wait_for("heartbeat", lambda f: f.data["ts"] > other_hello.data["ts"])
+    twin = other.wait_for("heartbeat", lambda f: f.id == beat.id)
+    frames = rec.received(socket=0)
+    parents = [f.data.get("traceparent") for f in frames]
+    assert all(parents), "a frame without traceparent"
+    # One server span per event: distinct span ids, and the same context on every socket.
+    span_ids = [p.split("-")[2] for p in parents]
+    assert len(set(span_ids)) == len(span_ids)
+    assert twin.data["traceparent"] == beat.data["traceparent"]

@@ -1,9 +1,14 @@
-"""`python -m reporting push FILE --pushgateway-url URL [--job J --env E --suite S --shard N]`
+"""`python -m reporting push FILE...` and `python -m reporting prune --older-than AGE`.
 
-Re-sends a saved exposition file (e.g. reports/e2e-metrics.prom from a run whose push failed)
-to the same kind of group the plugin pushes to, with the same timeout, retries and
-credentials (E2E_PUSHGATEWAY_USERNAME / _PASSWORD / _TOKEN). Options default to the same
-environment variables as the plugin's. Exit status: 0 pushed, 1 push failed, 2 bad input.
+    python -m reporting push reports/spool/*.prom [--pushgateway-url URL] [--delete-sent]
+        [--job J --env E --suite S --shard N] [--force] [--timeout T --retries R]
+    python -m reporting prune --older-than 7d [--pushgateway-url URL] [--job mcp_e2e]
+        [--dry-run] [--now UNIX_SECONDS] [--timeout T --retries R]
+
+Both use the plugin's environment: E2E_PUSHGATEWAY_URL, E2E_METRICS_JOB/_ENV/_SUITE/_SHARD,
+E2E_METRICS_PUSH_TIMEOUT/_RETRIES, and the credentials and TLS files
+(E2E_PUSHGATEWAY_USERNAME/_PASSWORD/_TOKEN/_CA_FILE/_CERT_FILE/_KEY_FILE).
+Exit status: 0 done, 1 the gateway failed or refused, 2 bad input.
 """
 
 from __future__ import annotations
@@ -11,71 +16,74 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from reporting.auth import GatewayAuth, TlsSettingsError
 from reporting.options import (
     DEFAULT_ENV,
     DEFAULT_JOB,
     DEFAULT_PUSH_RETRIES,
     DEFAULT_PUSH_TIMEOUT,
     DEFAULT_SUITE,
+    MAX_PUSH_RETRIES,
     validate_pushgateway_url,
 )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command != "push":  # pragma: no cover - argparse enforces the choice
-        return 2
-    return push_file(args)
-
-
-def push_file(args: argparse.Namespace) -> int:
-    from prometheus_client import CollectorRegistry
-    from prometheus_client.parser import text_string_to_metric_families
-
-    from reporting.push import GatewayAuth, PushTarget, push_registry
-
+    prog = f"python -m reporting {args.command}:"
     if not args.pushgateway_url:
-        return _fail("no Pushgateway URL: pass --pushgateway-url or set E2E_PUSHGATEWAY_URL", 2)
+        return _fail(prog, "no Pushgateway URL: pass --pushgateway-url or set E2E_PUSHGATEWAY_URL")
     try:
         url = validate_pushgateway_url(args.pushgateway_url)
     except pytest.UsageError as exc:
-        return _fail(str(exc), 2)
-    if args.timeout <= 0 or not 0 <= args.retries <= 10:
-        return _fail("--timeout must be > 0 and --retries between 0 and 10", 2)
-    path = Path(args.file)
+        return _fail(prog, str(exc))
+    if args.timeout <= 0 or not 0 <= args.retries <= MAX_PUSH_RETRIES:
+        return _fail(prog, f"--timeout must be > 0 and --retries between 0 and {MAX_PUSH_RETRIES}")
+    auth = GatewayAuth.from_env(url=url)
     try:
-        text = path.read_text(encoding="utf-8")
-        families = list(text_string_to_metric_families(text))
-    except OSError as exc:
-        return _fail(f"cannot read {path}: {exc.strerror or exc}", 2)
+        auth.check_files()
+    except TlsSettingsError as exc:
+        return _fail(prog, str(exc))
+    if args.command == "push":
+        return _push(args, url, auth)
+    return _prune(args, url, auth, prog)
+
+
+def _push(args: argparse.Namespace, url: str, auth: GatewayAuth) -> int:
+    from reporting.resend import ResendOptions, resend_files
+
+    env = os.environ
+    defaults = {"job": env.get("E2E_METRICS_JOB") or DEFAULT_JOB,
+                "env": env.get("E2E_METRICS_ENV") or DEFAULT_ENV,
+                "suite": env.get("E2E_METRICS_SUITE") or DEFAULT_SUITE}
+    if env.get("E2E_METRICS_SHARD"):
+        defaults["shard"] = env["E2E_METRICS_SHARD"]
+    overrides = {name: value for name in ("job", "env", "suite", "shard")
+                 if (value := getattr(args, name)) is not None}
+    options = ResendOptions(url=url, defaults=defaults, overrides=overrides,
+                            timeout=args.timeout, retries=args.retries, force=args.force,
+                            delete_sent=args.delete_sent)
+    return resend_files([Path(file) for file in args.files], options, auth)
+
+
+def _prune(args: argparse.Namespace, url: str, auth: GatewayAuth, prog: str) -> int:
+    from reporting.prune import PruneOptions, parse_age, prune
+
+    try:
+        older_than = parse_age(args.older_than)
     except ValueError as exc:
-        return _fail(f"{path} is not a Prometheus text exposition: {exc}", 2)
-    if not families:
-        return _fail(f"{path} holds no metrics", 2)
-
-    class _SavedFamilies:
-        def collect(self) -> Iterator[object]:
-            yield from families
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SavedFamilies())  # type: ignore[arg-type]
-    grouping_key = {"env": args.env, "suite": args.suite}
-    if args.shard:
-        grouping_key["shard"] = args.shard
-    target = PushTarget(url=url, job=args.job, grouping_key=grouping_key,
-                        timeout=args.timeout, retries=args.retries)
-    result = push_registry(registry, target, GatewayAuth.from_env(url=url))
-    if not result.ok:
-        return _fail(result.warning(target).removeprefix("e2e metrics: "), 1)
-    series = sum(len(family.samples) for family in families)
-    print(f"e2e metrics: pushed {series} series from {path} to {target.shown_url} "
-          f"({target.describe_group()})")
-    return 0
+        return _fail(prog, f"--older-than: {exc}")
+    options = PruneOptions(url=url, job=args.job, older_than=older_than,
+                           now=args.now if args.now is not None else time.time(),
+                           dry_run=args.dry_run, timeout=args.timeout, retries=args.retries,
+                           older_than_text=args.older_than)
+    return prune(options, auth)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,18 +91,35 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reporting",
                                      description="e2e metrics reporter tools")
     commands = parser.add_subparsers(dest="command", required=True)
-    push = commands.add_parser("push", help="re-send a saved exposition file to a Pushgateway")
-    push.add_argument("file", help="exposition file, e.g. reports/e2e-metrics.prom")
-    push.add_argument("--pushgateway-url", default=env.get("E2E_PUSHGATEWAY_URL"),
-                      help="Pushgateway base URL [env E2E_PUSHGATEWAY_URL]")
-    push.add_argument("--job", default=env.get("E2E_METRICS_JOB") or DEFAULT_JOB)
-    push.add_argument("--env", default=env.get("E2E_METRICS_ENV") or DEFAULT_ENV)
-    push.add_argument("--suite", default=env.get("E2E_METRICS_SUITE") or DEFAULT_SUITE)
-    push.add_argument("--shard", default=env.get("E2E_METRICS_SHARD") or None)
-    push.add_argument("--timeout", type=float, default=_env_number(
-        "E2E_METRICS_PUSH_TIMEOUT", DEFAULT_PUSH_TIMEOUT), help="seconds per attempt")
-    push.add_argument("--retries", type=int, default=int(_env_number(
-        "E2E_METRICS_PUSH_RETRIES", DEFAULT_PUSH_RETRIES)))
+
+    push = commands.add_parser("push", help="re-send saved exposition files to a Pushgateway")
+    push.add_argument("files", nargs="+", metavar="FILE",
+                      help="exposition files, e.g. reports/spool/*.prom")
+    push.add_argument("--job", help="override the group's job (default: the file's group)")
+    push.add_argument("--env", help="override the group's env label")
+    push.add_argument("--suite", help="override the group's suite label")
+    push.add_argument("--shard", help="override the group's shard label")
+    push.add_argument("--force", action="store_true",
+                      help="overwrite a group that holds a newer run than the file")
+    push.add_argument("--delete-sent", action="store_true",
+                      help="delete each file once it is pushed")
+
+    prune = commands.add_parser("prune", help="delete this job's groups not pushed for a while")
+    prune.add_argument("--older-than", required=True, metavar="AGE",
+                       help="e.g. 7d, 12h, 30m, 90s, 2w; 0s deletes every group of the job")
+    prune.add_argument("--job", default=env.get("E2E_METRICS_JOB") or DEFAULT_JOB,
+                       help=f"the job whose groups are pruned (default {DEFAULT_JOB})")
+    prune.add_argument("--dry-run", action="store_true", help="list, delete nothing")
+    prune.add_argument("--now", type=float, metavar="UNIX_SECONDS",
+                       help="the current time to measure ages from (default: now)")
+
+    for command in (push, prune):
+        command.add_argument("--pushgateway-url", default=env.get("E2E_PUSHGATEWAY_URL"),
+                             help="Pushgateway base URL [env E2E_PUSHGATEWAY_URL]")
+        command.add_argument("--timeout", type=float, default=_env_number(
+            "E2E_METRICS_PUSH_TIMEOUT", DEFAULT_PUSH_TIMEOUT), help="seconds per attempt")
+        command.add_argument("--retries", type=int, default=int(_env_number(
+            "E2E_METRICS_PUSH_RETRIES", DEFAULT_PUSH_RETRIES)), help="retries per request")
     return parser
 
 
@@ -105,9 +130,9 @@ def _env_number(name: str, default: float) -> float:
         return default
 
 
-def _fail(message: str, status: int) -> int:
-    print(f"python -m reporting push: {message}", file=sys.stderr)
-    return status
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog} {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -240,7 +240,7 @@ def test_client_dedupes_orders_resyncs_and_ignores_junk(page, console, api, page
     ws.send(_frame(2, "health.check", health("again", 1), first))  # same id
     ws.send(_frame(3, "health.check", health("replayed", 1), first))  # same id, next seq
     ws.send(_frame(3, "health.check", health("older", 1)))  # seq not newer
-    ws.send(_frame(4, "alert.fired", {"anything": True}))  # unknown type
+    ws.send(_frame(4, "future.event", {"anything": True}))  # unknown type
     for junk in (
         "not json",
         "[1, 2]",

@@ -73,6 +73,11 @@ class AlertsView:
         assert self.row(fingerprint).count() == 0, f"alert-row-{fingerprint} is shown"
         assert self.toast(fingerprint).count() == 0, f"toast-{fingerprint} is shown"
 
+    def markup_elements(self) -> int:
+        """Elements in the panel and toasts that only alert text turned into HTML could make."""
+        hostile = "img, script, b, iframe, object, embed"
+        return self.panel.locator(hostile).count() + self.toasts.locator(hostile).count()
+
     def firing(self) -> list[dict]:
         """The page's own list of firing alerts (window.mcpConsole.state().alerts)."""
         return self.page.evaluate("window.mcpConsole.state().alerts")

@@ -1,15 +1,14 @@
-"""Helpers for the reporter's self-tests: a real Pushgateway, sample suites, parsed metrics,
-and small real HTTP servers that misbehave (answer 4xx/5xx, or accept and never answer)."""
+"""Helpers for the reporter's self-tests: a real Pushgateway, sample suites, runs, parsed metrics.
+
+Misbehaving gateways are in `fake_gateways.py`, the TLS + basic-auth gateway in `tls_gateway.py`.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,7 +51,28 @@ def add_samples(pytester: pytest.Pytester, *names: str) -> None:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A pytest run in a subprocess: for xdist (-n) runs, which need a fresh interpreter."""
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=90)
+
+
+def run_inline(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A pytest run in this process (much cheaper); `result.reprec` has every report.
+
+    pytest-playwright is left out: its per-test soft-assertion scope cannot nest in the
+    outer test's own."""
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:playwright", *args)
+
+
+def metrics_file(pytester: pytest.Pytester) -> Path:
+    return pytester.path / "reports" / "e2e-metrics.prom"
+
+
+def spooled_files(pytester: pytest.Pytester) -> list[Path]:
+    return sorted((pytester.path / "reports" / "spool").glob("*.prom"))
+
+
+def all_output(result: pytest.RunResult) -> str:
+    return "\n".join(result.outlines + result.errlines)
 
 
 def reporter_lines(result: pytest.RunResult) -> list[str]:
@@ -62,7 +82,9 @@ def reporter_lines(result: pytest.RunResult) -> list[str]:
 
 
 def push_warnings(result: pytest.RunResult) -> list[str]:
-    return [line for line in reporter_lines(result) if line.startswith("e2e metrics: push to ")]
+    """The lines saying a push failed or was not made (not the spool hint, not the summary)."""
+    return [line for line in reporter_lines(result)
+            if line.startswith(("e2e metrics: push to ", "e2e metrics: not pushed to "))]
 
 
 def terminal_outcomes(result: pytest.RunResult) -> dict[str, int]:
@@ -125,77 +147,18 @@ def put_count(url: str) -> float:
     )
 
 
-class AnsweringGateway:
-    """A real HTTP server that answers every request with one status and body, and records
-    what it received (method, path, headers)."""
-
-    def __init__(self, status: int, body: str) -> None:
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                owner.requests.append((self.command, self.path, dict(self.headers)))
-                payload = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _answer
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def puts(self) -> list[tuple[str, str, dict[str, str]]]:
-        return [request for request in self.requests if request[0] == "PUT"]
-
-    def __enter__(self) -> AnsweringGateway:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def gateway_data(url: str) -> list[dict[str, Any]]:
+    """The gateway's /api/v1/metrics `data`: one entry per group, label values as stored."""
+    return httpx.get(f"{url}/api/v1/metrics", timeout=10).json()["data"]
 
 
-class HangingGateway:
-    """A TCP server that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)  # held open, never read from or answered
-
-    def __enter__(self) -> HangingGateway:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
+def group_series(url: str, labels: dict[str, str], family: str) -> list[dict[str, str]]:
+    """Label sets of one family's series in one group, grouping labels removed."""
+    for group in gateway_data(url):
+        if group["labels"] == labels:
+            return [
+                {name: val for name, val in metric["labels"].items()
+                 if name not in GROUPING_LABELS and name not in labels}
+                for metric in group.get(family, {}).get("metrics", [])
+            ]
+    return []
