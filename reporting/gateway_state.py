@@ -143,4 +143,5 @@ def find_conflicts(
                     seen.add(key)
                     conflicts.append(Conflict(mine, theirs, dict(group.labels)))
                 break
-    return conflicts
+    order = {definition.name: index for index, definition in enumerate(definitions)}
+    return sorted(conflicts, key=lambda conflict: order[conflict.ours.name])

@@ -10,7 +10,7 @@ import pytest
 import reporting
 from reporting.collector import ResultCollector
 from reporting.observations import OBSERVATION_PROPERTY
-from tests.reporting_samples.support import isolated
+from tests.reporting_samples.support import isolated, run_inline
 
 
 @pytest.fixture
@@ -49,6 +49,7 @@ def test_defaults(suite):
     assert Path(option.metrics_file) == suite.path / "reports" / "e2e-metrics.prom"
     assert option.metrics_push_timeout == 3.0
     assert option.metrics_push_retries == 2
+    assert option.metrics_max_tests == 5000
     assert option.no_metrics_push is False
     assert option.no_metrics is False
 
@@ -63,6 +64,7 @@ def test_every_setting_has_cli_env_and_ini(suite, monkeypatch):
         metrics_file = ini/metrics.prom
         metrics_push_timeout = 7
         metrics_push_retries = 4
+        metrics_max_tests = 10
         no_metrics_push = false
     """)
     monkeypatch.setenv("E2E_PUSHGATEWAY_URL", "https://env-gateway/")
@@ -79,6 +81,7 @@ def test_every_setting_has_cli_env_and_ini(suite, monkeypatch):
     )
     assert Path(option.metrics_file) == suite.path / "ini" / "metrics.prom"
     assert (option.metrics_push_timeout, option.metrics_push_retries) == (0.5, 0)
+    assert option.metrics_max_tests == 10
     assert option.no_metrics_push is True
 
 
@@ -94,6 +97,13 @@ def test_every_setting_has_cli_env_and_ini(suite, monkeypatch):
     ([], {"E2E_PUSHGATEWAY_URL": "ftp://u:pw@host"},
      "*E2E_PUSHGATEWAY_URL: 'ftp://***@host' is not a Pushgateway URL*"),
     ([], {"E2E_NO_METRICS_PUSH": "maybe"}, "*E2E_NO_METRICS_PUSH: 'maybe' is not a boolean*"),
+    (["--metrics-max-tests", "-1"], {}, "*--metrics-max-tests: '-1' must be 0 (no limit) or more*"),
+    ([], {"E2E_METRICS_MAX_TESTS": "lots"},
+     "*E2E_METRICS_MAX_TESTS: 'lots' is not a whole number*"),
+    ([], {"E2E_PUSHGATEWAY_CA_FILE": "/nonexistent/ca.pem"},
+     "*E2E_PUSHGATEWAY_CA_FILE: '/nonexistent/ca.pem' is not a readable file*"),
+    ([], {"E2E_PUSHGATEWAY_KEY_FILE": __file__},
+     "*E2E_PUSHGATEWAY_KEY_FILE is set but E2E_PUSHGATEWAY_CERT_FILE is not*"),
 ])
 def test_wrong_values_are_usage_errors(suite, monkeypatch, args, env, message):
     for name, val in env.items():
@@ -109,8 +119,8 @@ def test_wrong_values_are_usage_errors(suite, monkeypatch, args, env, message):
 
 def test_header_names_the_gateway_masked(suite):
     suite.makepyfile(test_one="def test_one():\n    pass\n")
-    result = suite.runpytest_subprocess(
-        "--pushgateway-url", "http://user:pw-x@127.0.0.1:1/", "--no-metrics-push",
+    result = run_inline(
+        suite, "--pushgateway-url", "http://user:pw-x@127.0.0.1:1/", "--no-metrics-push",
         "--collect-only",
     )
     result.stdout.fnmatch_lines([

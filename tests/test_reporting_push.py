@@ -1,44 +1,32 @@
-"""The reporter against a real Pushgateway: what a run pushes equals what pytest reported."""
+"""The reporter against a real Pushgateway: last success carried over, the consistency check,
+re-sending saved and spooled files, the cardinality guard, and turning things off."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 
+import httpx
 import pytest
 
+from harness.ports import free_port
+from reporting.__main__ import main as reporting_main
 from tests.reporting_samples.support import (
     add_samples,
     file_samples,
     gateway_groups,
     gateway_samples,
     isolated,
+    metrics_file,
+    push_warnings,
     put_count,
     reporter_lines,
-    run,
+    run_inline,
     running_gateway,
-    terminal_outcomes,
+    spooled_files,
     value,
     values_of,
 )
-
-EXPECTED_OUTCOMES = {
-    "passed": 7, "failed": 2, "error": 3, "skipped": 3, "xfailed": 1, "xpassed": 1, "rerun": 0,
-}
-EXPECTED_PASSED = {
-    "test_outcomes.py::test_passes": 1,
-    "test_outcomes.py::test_fails": 0,
-    "test_outcomes.py::test_setup_error": 0,
-    "test_outcomes.py::test_teardown_error": 0,
-    "test_outcomes.py::test_xfail": 1,
-    "test_outcomes.py::test_xpass": 1,
-    "test_outcomes.py::test_param[1]": 1,
-    "test_outcomes.py::test_param[2]": 1,
-    "test_outcomes.py::test_param[3]": 0,
-    "test_outcomes.py::test_engine[chromium]": 1,
-    "test_outcomes.py::test_engine[webkit]": 1,
-    "test_outcomes.py::test_records_browser": 1,
-    "test_broken_import.py": 0,
-}
 
 
 @pytest.fixture(scope="module")
@@ -51,110 +39,148 @@ def suite(pytester, monkeypatch):
     return isolated(pytester, monkeypatch)
 
 
-@pytest.mark.parametrize("workers", ["0", "2"])
-def test_pushed_outcomes_equal_pytests_summary(suite, gateway, workers):
-    add_samples(suite, "outcomes", "module_skipped", "broken_import")
-    job = f"outcomes_n{workers}"
-    puts_before = put_count(gateway.url)
-
-    result = run(suite, "-n", workers, "--continue-on-collection-errors",
-                 "--pushgateway-url", gateway.url, "--metrics-job", job)
-
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    pushed = gateway_samples(gateway.url, job)
-    counts = _outcome_counts(pushed)
-    assert counts == terminal_outcomes(result) == EXPECTED_OUTCOMES
-
-    passed = values_of(pushed, "e2e_test_passed", "test")
-    assert passed == EXPECTED_PASSED
-    assert value(pushed, "e2e_test_passed", test="test_outcomes.py::test_engine[webkit]",
-                 file="test_outcomes.py", browser="webkit") == 1
-    assert value(pushed, "e2e_test_passed", test="test_outcomes.py::test_records_browser",
-                 file="test_outcomes.py", browser="firefox") == 1
-    assert set(values_of(pushed, "e2e_test_duration_seconds", "test")) == set(EXPECTED_PASSED)
-    assert set(values_of(pushed, "e2e_test_flaky", "test").values()) == {0}
-    assert value(pushed, "e2e_run_success") == 0
-    assert value(pushed, "e2e_last_success_timestamp_seconds") is None  # never succeeded
-
-    # Observations travelled from the workers; the unknown name was ignored, with one warning.
-    assert value(pushed, "e2e_ws_event_latency_seconds_count", event_type="alert.fired") == 2
-    assert value(pushed, "e2e_ws_event_latency_seconds_bucket", event_type="alert.fired",
-                 le="0.05") == 1
-    assert value(pushed, "e2e_ws_event_latency_seconds_count", event_type="heartbeat") == 1
-    assert value(pushed, "e2e_alert_ui_latency_seconds_sum", severity="critical") == 0.8
-    ignored = [line for line in reporter_lines(result) if "ignored" in line]
-    assert ignored == [
-        "e2e metrics: ignored 2 observations for unknown or malformed metrics: "
-        "e2e_not_a_known_metric"
-    ]
-    info = [dict(labels) for (name, labels) in pushed if name == "e2e_run_info"]
-    assert len(info) == 1
-    assert info[0]["browser"] == "chromium,firefox,webkit"
-    assert info[0]["target"] == "embedded"
-
-    # One PUT, one group (job + env + suite, no run id); the file holds exactly what was pushed.
-    assert put_count(gateway.url) - puts_before == 1
-    assert gateway_groups(gateway.url, job) == [{"job": job, "env": "local", "suite": "e2e"}]
-    assert file_samples(suite.path / "reports" / "e2e-metrics.prom") == pushed
-    last = reporter_lines(result)[-1]
-    assert last == (f"e2e metrics: {_series(suite)} series → reports/e2e-metrics.prom; "
-                    f"pushed to {gateway.url} (job={job} env=local suite=e2e)")
-
-
-@pytest.mark.parametrize("workers", ["0", "2"])
-def test_a_test_that_passes_on_rerun_is_flaky(suite, gateway, workers):
-    add_samples(suite, "reruns")
-    job = f"reruns_n{workers}"
-
-    result = run(suite, "-n", workers, "--reruns", "1", "--pushgateway-url", gateway.url,
-                 "--metrics-job", job)
-
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    pushed = gateway_samples(gateway.url, job)
-    counts = _outcome_counts(pushed)
-    assert counts == terminal_outcomes(result)
-    assert (counts["rerun"], counts["passed"], counts["failed"]) == (2, 2, 1)
-    assert values_of(pushed, "e2e_test_flaky", "test") == {
-        "test_reruns.py::test_flaky_once": 1,
-        "test_reruns.py::test_always_fails": 0,
-        "test_reruns.py::test_stable": 0,
-    }
-    assert values_of(pushed, "e2e_test_passed", "test") == {
-        "test_reruns.py::test_flaky_once": 1,
-        "test_reruns.py::test_always_fails": 0,
-        "test_reruns.py::test_stable": 1,
-    }
-
-
-def test_last_success_survives_a_failing_run(suite, gateway):
+def test_last_success_survives_failing_runs_pushed_late_or_resent(suite, gateway, tmp_path):
     job = "last_success"
     add_samples(suite, "passing")
-    passing = run(suite, "--pushgateway-url", gateway.url, "--metrics-job", job)
+    passing = run_inline(suite, "--pushgateway-url", gateway.url, "--metrics-job", job)
     assert passing.ret == pytest.ExitCode.OK
     first = gateway_samples(gateway.url, job)
     success_time = value(first, "e2e_last_success_timestamp_seconds")
     assert success_time == value(first, "e2e_run_timestamp_seconds")
     assert value(first, "e2e_run_success") == 1
+    saved_passing = shutil.copy(metrics_file(suite), tmp_path / "passing.prom")
 
+    # A failing run pushed directly: its PUT carries the last success over.
     (suite.path / "test_passing.py").unlink()
     add_samples(suite, "failing")
-    failing = run(suite, "--pushgateway-url", gateway.url, "--metrics-job", job)
-
+    failing = run_inline(suite, "--pushgateway-url", gateway.url, "--metrics-job", job)
     assert failing.ret == pytest.ExitCode.TESTS_FAILED
     second = gateway_samples(gateway.url, job)
     assert value(second, "e2e_run_success") == 0
     assert value(second, "e2e_run_timestamp_seconds") > success_time
     assert value(second, "e2e_last_success_timestamp_seconds") == success_time
-    assert file_samples(suite.path / "reports" / "e2e-metrics.prom") == second
+    assert file_samples(metrics_file(suite)) == second
+
+    # A failing run while the gateway is down: spooled without a last success (unknown) ...
+    dead = f"http://127.0.0.1:{free_port()}"
+    down = run_inline(suite, "--pushgateway-url", dead, "--metrics-job", job,
+                      "--metrics-push-retries", "0")
+    assert down.ret == pytest.ExitCode.TESTS_FAILED
+    [spooled] = spooled_files(suite)
+    assert value(file_samples(spooled), "e2e_last_success_timestamp_seconds") is None
+
+    # ... re-sent later by `python -m reporting push` (a real subprocess, to its own group):
+    resent = suite.run(sys.executable, "-m", "reporting", "push", str(spooled),
+                       "--pushgateway-url", gateway.url, "--delete-sent", timeout=60)
+    assert resent.ret == 0, resent.stderr.str()
+    assert "pushed" in resent.stdout.str()
+    third = gateway_samples(gateway.url, job)
+    assert value(third, "e2e_last_success_timestamp_seconds") == success_time
+    assert value(third, "e2e_run_timestamp_seconds") > value(second, "e2e_run_timestamp_seconds")
+    assert not spooled.exists()
     assert gateway_groups(gateway.url, job) == [{"job": job, "env": "local", "suite": "e2e"}]
+
+    # An older file does not overwrite a newer run, unless forced.
+    refused = reporting_main(["push", str(saved_passing), "--pushgateway-url", gateway.url])
+    assert refused == 1
+    assert value(gateway_samples(gateway.url, job), "e2e_run_success") == 0
+    forced = reporting_main(["push", str(saved_passing), "--pushgateway-url", gateway.url,
+                             "--force"])
+    assert forced == 0
+    assert value(gateway_samples(gateway.url, job), "e2e_run_success") == 1
+
+
+@pytest.fixture
+def own_gateway(tmp_path_factory):
+    """A gateway of its own: the gateway checks types across all jobs, so none may hold ours."""
+    yield from running_gateway(tmp_path_factory)
+
+
+def test_a_family_that_disagrees_with_another_group_is_not_pushed(suite, own_gateway, capsys):
+    gateway = own_gateway
+    job = "consistency"
+    old_definitions = (
+        "# TYPE e2e_tests counter\n# HELP e2e_tests Old outcomes.\ne2e_tests{outcome=\"x\"} 3\n"
+        "# TYPE e2e_run_success gauge\n# HELP e2e_run_success An older help text.\n"
+        "e2e_run_success 1\n"
+    )
+    for env in ("other", "local"):  # our own group's old definitions do not matter: PUT
+        httpx.put(f"{gateway.url}/metrics/job/{job}/env/{env}/suite/e2e",
+                  content=old_definitions, timeout=5).raise_for_status()
+    add_samples(suite, "failing")
+    puts_before = put_count(gateway.url)
+
+    result = run_inline(suite, "--pushgateway-url", gateway.url, "--metrics-job", job)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert push_warnings(result) == [
+        f"e2e metrics: not pushed to {gateway.url}: families disagree with the gateway: "
+        f"e2e_tests is a gauge here but a counter in group job={job} env=other suite=e2e; "
+        f"e2e_run_success help differs from group job={job} env=other suite=e2e: here "
+        "\"1 if the last run's pytest exit status was 0, else 0.\", there "
+        "'An older help text.' (delete or prune that group, or keep the old definition)"
+    ]
+    assert put_count(gateway.url) == puts_before
+    assert value(gateway_samples(gateway.url, job), "e2e_tests_total", outcome="x") == 3
+    [spooled] = spooled_files(suite)
+    assert file_samples(spooled) == file_samples(metrics_file(suite))
+
+    # Once the old group is gone, the spooled run goes out as it is.
+    httpx.delete(f"{gateway.url}/metrics/job/{job}/env/other/suite/e2e",
+                 timeout=5).raise_for_status()
+    assert reporting_main(["push", str(spooled), "--pushgateway-url", gateway.url]) == 0
+    assert gateway_groups(gateway.url, job) == [{"job": job, "env": "local", "suite": "e2e"}]
+    assert gateway_samples(gateway.url, job) == file_samples(spooled)
+    assert f"series from {spooled} to {gateway.url}" in capsys.readouterr().out
+
+
+def test_max_tests_keeps_failing_tests_and_counts_the_dropped(suite, monkeypatch):
+    suite.makepyfile(test_many="""
+        import pytest
+
+        @pytest.mark.parametrize("i", range(12))
+        def test_pass(i):
+            pass
+
+        @pytest.mark.parametrize("i", range(3))
+        def test_fail(i):
+            assert False
+    """)
+    kept_by_limit = {}
+    for limit, via_env in (("5", False), ("2", True), ("0", False)):
+        if via_env:
+            monkeypatch.setenv("E2E_METRICS_MAX_TESTS", limit)
+            result = run_inline(suite)
+        else:
+            result = run_inline(suite, "--metrics-max-tests", limit)
+        monkeypatch.delenv("E2E_METRICS_MAX_TESTS", raising=False)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        written = file_samples(metrics_file(suite))
+        assert values_of(written, "e2e_tests", "outcome")["passed"] == 12  # counts stay whole
+        passed = values_of(written, "e2e_test_passed", "test")
+        assert set(values_of(written, "e2e_test_flaky", "test")) == set(passed)
+        kept_by_limit[limit] = (passed, value(written, "e2e_tests_dropped"),
+                                [line for line in reporter_lines(result) if "max-tests" in line])
+
+    fails = {f"test_many.py::test_fail[{i}]": 0 for i in range(3)}
+    assert kept_by_limit["5"] == (
+        {**fails, "test_many.py::test_pass[0]": 1, "test_many.py::test_pass[10]": 1}, 10,
+        ["e2e metrics: 15 tests ran, more than --metrics-max-tests 5: per-test series dropped "
+         "for 10 tests (10 passed); e2e_tests_dropped=10"])
+    assert kept_by_limit["2"] == (
+        {"test_many.py::test_fail[0]": 0, "test_many.py::test_fail[1]": 0}, 13,
+        ["e2e metrics: 15 tests ran, more than --metrics-max-tests 2: per-test series dropped "
+         "for 13 tests (12 passed, 1 failing); e2e_tests_dropped=13"])
+    passed, dropped, warning = kept_by_limit["0"]
+    assert (len(passed), dropped, warning) == (15, 0, [])
 
 
 def test_no_metrics_push_writes_the_file_only(suite, gateway):
     add_samples(suite, "passing")
     puts_before = put_count(gateway.url)
 
-    result = run(suite, "--pushgateway-url", gateway.url, "--metrics-job", "never_pushed",
-                 "--no-metrics-push", "--metrics-file", "out/run.prom")
+    result = run_inline(suite, "--pushgateway-url", gateway.url, "--metrics-job", "never_pushed",
+                        "--no-metrics-push", "--metrics-file", "out/run.prom")
 
     assert result.ret == pytest.ExitCode.OK
     assert put_count(gateway.url) == puts_before
@@ -162,13 +188,16 @@ def test_no_metrics_push_writes_the_file_only(suite, gateway):
     written = file_samples(suite.path / "out" / "run.prom")
     assert value(written, "e2e_tests", outcome="passed") == 2
     assert reporter_lines(result)[-1].endswith("→ out/run.prom; push disabled")
+    first_line = (suite.path / "out" / "run.prom").read_text().splitlines()[0]
+    assert first_line == (
+        '# e2e-group {"job": "never_pushed", "env": "local", "suite": "e2e"}')
 
 
 def test_no_metrics_turns_the_reporter_off(suite, gateway):
     add_samples(suite, "passing")
     puts_before = put_count(gateway.url)
 
-    result = run(suite, "--pushgateway-url", gateway.url, "--no-metrics")
+    result = run_inline(suite, "--pushgateway-url", gateway.url, "--no-metrics")
 
     assert result.ret == pytest.ExitCode.OK
     assert put_count(gateway.url) == puts_before
@@ -185,7 +214,7 @@ def test_url_set_by_another_plugin_at_configure_is_used(suite, gateway):
                 config.option.pushgateway_url = {gateway.url!r}
     """)
 
-    result = run(suite, "--metrics-job", "late_url", "--metrics-shard", "3")
+    result = run_inline(suite, "--metrics-job", "late_url", "--metrics-shard", "3")
 
     assert result.ret == pytest.ExitCode.OK
     assert gateway_groups(gateway.url, "late_url") == [
@@ -195,75 +224,22 @@ def test_url_set_by_another_plugin_at_configure_is_used(suite, gateway):
                                  f"{gateway.url} (job=late_url env=local suite=e2e shard=3)"])
 
 
-def test_secrets_reach_the_gateway_but_never_the_output(suite, gateway, monkeypatch):
-    add_samples(suite, "passing")
-    token, password = "tok-3f9a1c77e2", "pw-hunter2-91"
-    monkeypatch.setenv("E2E_PUSHGATEWAY_TOKEN", token)
-    url_with_password = gateway.url.replace("http://", f"http://ci:{password}@")
-
-    result = run(suite, "--pushgateway-url", url_with_password, "--metrics-job", "secret",
-                 "-v", "-rA")
-
-    assert result.ret == pytest.ExitCode.OK
-    output = "\n".join(result.outlines + result.errlines)
-    assert token not in output
-    assert password not in output
-    assert "http://***@127.0.0.1:" in reporter_lines(result)[-1]
-    assert gateway_groups(gateway.url, "secret") == [
-        {"job": "secret", "env": "local", "suite": "e2e"}
-    ]
-    assert token not in (suite.path / "reports" / "e2e-metrics.prom").read_text()
-
-
-def test_python_m_reporting_push_resends_a_saved_file(suite, gateway):
-    add_samples(suite, "outcomes")
-    saved = run(suite, "--pushgateway-url", gateway.url, "--no-metrics-push")
-    path = suite.path / "reports" / "e2e-metrics.prom"
-
-    resent = suite.run(sys.executable, "-m", "reporting", "push", str(path),
-                       "--pushgateway-url", gateway.url, "--job", "resent", "--suite", "nightly",
-                       timeout=60)
-
-    assert saved.ret == pytest.ExitCode.TESTS_FAILED
-    assert resent.ret == 0, resent.stderr.str()
-    assert gateway_groups(gateway.url, "resent") == [
-        {"job": "resent", "env": "local", "suite": "nightly"}
-    ]
-    assert gateway_samples(gateway.url, "resent") == file_samples(path)
-    assert "pushed" in resent.stdout.str()
-
-
-def test_python_m_reporting_push_fails_loudly(suite, tmp_path):
+def test_python_m_reporting_push_fails_loudly(tmp_path, capsys):
     path = tmp_path / "run.prom"
     path.write_text("e2e_run_success 1\n")
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
 
-    down = suite.run(sys.executable, "-m", "reporting", "push", str(path),
-                     "--pushgateway-url", dead, "--retries", "0", timeout=60)
-    missing = suite.run(sys.executable, "-m", "reporting", "push", str(tmp_path / "nope.prom"),
-                        "--pushgateway-url", dead, timeout=60)
-    bad_url = suite.run(sys.executable, "-m", "reporting", "push", str(path),
-                        "--pushgateway-url", "gateway:9091", timeout=60)
+    down = reporting_main(["push", str(path), "--pushgateway-url", dead, "--retries", "0"])
+    down_err = capsys.readouterr().err
+    missing = reporting_main(["push", str(tmp_path / "nope.prom"), "--pushgateway-url", dead])
+    missing_err = capsys.readouterr().err
+    bad_url = reporting_main(["push", str(path), "--pushgateway-url", "gateway:9091"])
+    bad_url_err = capsys.readouterr().err
 
-    assert down.ret == 1
-    down.stderr.fnmatch_lines([f"*push to {dead} failed after 1 attempt: connection refused*"])
-    assert missing.ret == 2
-    missing.stderr.fnmatch_lines(["*cannot read*nope.prom*"])
-    assert bad_url.ret == 2
-    bad_url.stderr.fnmatch_lines(["*is not a Pushgateway URL*"])
-
-
-def _outcome_counts(samples: dict) -> dict[str, int]:
-    counts = values_of(samples, "e2e_tests", "outcome")
-    return {outcome: int(count) for outcome, count in counts.items()}
-
-
-def _series(pytester: pytest.Pytester) -> int:
-    text = (pytester.path / "reports" / "e2e-metrics.prom").read_text()
-    return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-
-
-def _free_port() -> int:
-    from harness.ports import free_port
-
-    return free_port()
+    assert down == 1
+    assert f"push to {dead} failed after 1 attempt: connection refused" in down_err
+    assert missing == 2
+    assert "cannot read" in missing_err
+    assert "nope.prom" in missing_err
+    assert bad_url == 2
+    assert "is not a Pushgateway URL" in bad_url_err
