@@ -17,7 +17,7 @@ from e2e.support.controls import ConsoleControls
 from e2e.support.flow import flow_problems
 from e2e.support.relay import TcpRelay
 from e2e.support.renders import all_renders, page_sockets, transitions, wait_for_render
-from e2e.support.wsproxy import WsFaultProxy, of_type
+from e2e.support.wsproxy import WsFaultProxy, envelope, of_type
 
 pytestmark = pytest.mark.websocket
 
@@ -247,3 +247,39 @@ def test_silence_without_close_marks_panels_stale_and_reconnects(
         went_stale = [t for t in transitions(console.page, panel, "stale") if t["value"] == "true"]
         assert went_stale, f"{panel} never went stale"
         assert re.fullmatch(r"stale since \d\d:\d\d:\d\d", went_stale[0]["note"])
+
+
+# -- a server replaced entirely ------------------------------------------------------------
+
+
+def test_a_fully_mocked_server_is_recorded_and_rendered(
+    console: ConsolePage, ws_proxy: WsFaultProxy, controls: ConsoleControls
+):
+    snapshot = controls.snapshot()["snapshot"]
+    components = [dict(c) for c in snapshot["health"]["components"]]
+    components[0].update(status="down", detail="scripted by the test")
+    scripted_health = {**snapshot["health"], "components": components}
+    hello = envelope(
+        "hello",
+        {
+            "server": {"name": "mock", "version": "9.9.9"},
+            "heartbeat_interval_ms": 1000,
+            "snapshot": snapshot,
+        },
+        1,
+        "00000000-0000-4000-8000-000000000001",
+        1.0,
+    )
+    check = envelope(
+        "health.check", scripted_health, 2, "00000000-0000-4000-8000-000000000002", 2.0
+    )
+    ws_proxy.serve_next([hello, check])
+    console.open(**FAST)
+    rec = console.recorder
+    frame = rec.wait_for("health.check")
+    assert [f.type for f in rec.received()] == ["hello", "health.check"]
+    assert all(s.kind == "routed" for s in rec.sockets)  # page.on("websocket") saw nothing
+    assert frame.errors == []
+    render = wait_for_render(console.page, frame.id, HEALTH_PANEL)
+    assert render.attr(f"health-row-{components[0]['name']}", "status") == "down"
+    expect(console.server_version).to_have_text("9.9.9")

@@ -35,3 +35,20 @@ def intervals_ms(frames: Sequence[Frame]) -> list[float]:
     """Gaps between consecutive frames by the server's send time."""
     stamps = [f.data["ts"] for f in frames]
     return [b - a for a, b in itertools.pairwise(stamps)]
+
+
+def cadence_problems(
+    beats: Sequence[Frame], interval_ms: float, tolerance: float = 0.5
+) -> list[str]:
+    """Heartbeats against the announced cadence, by the server's stamps: no gap longer than
+    (1 + tolerance) x interval (a missed beat doubles one), no burst shorter than
+    (1 - tolerance) x interval, and each beat announcing that interval."""
+    problems = [
+        f"heartbeat seq {b.seq} announces {b.payload.get('interval_ms')} ms, not {interval_ms}"
+        for b in beats
+        if b.payload.get("interval_ms") != interval_ms
+    ]
+    for (a, b), gap in zip(itertools.pairwise(beats), intervals_ms(beats), strict=True):
+        if not (1 - tolerance) * interval_ms <= gap <= (1 + tolerance) * interval_ms:
+            problems.append(f"heartbeats seq {a.seq}→{b.seq}: {gap:.0f} ms apart")
+    return problems

@@ -55,6 +55,7 @@ class WsFaultProxy:
         self._rules: list[_Rule] = []
         self._refuse: list[tuple[int, str]] = []  # (code, reason) for the next connections
         recorder.routed = CONSOLE_SOCKET
+        self._mocked: list[list[str | bytes]] = []
         page.route_web_socket(CONSOLE_SOCKET, self._on_route)
 
     # -- plans, set before or during a test -------------------------------------------
@@ -62,6 +63,11 @@ class WsFaultProxy:
     def refuse_next(self, count: int, code: int = 1011, reason: str = "e2e: refused") -> None:
         """The next `count` sockets are accepted then closed at once, without a server."""
         self._refuse += [(code, reason)] * count
+
+    def serve_next(self, frames: list[str | bytes]) -> None:
+        """The next socket is a full mock: no server, the page gets these frames at once and
+        the socket then stays open and quiet (page.on("websocket") never sees it)."""
+        self._mocked.append(frames)
 
     def drop(self, match: Match, count: int = 1) -> None:
         self._rules.append(_Rule(match, "drop", count))
@@ -120,6 +126,14 @@ class WsFaultProxy:
             self.sockets.append(RoutedSocket(index, route, None))
             route.close(code=code, reason=reason)
             self.recorder.mark_closed(index)
+            return
+        if self._mocked:
+            sock = RoutedSocket(index, route, None)
+            self.sockets.append(sock)
+            route.on_message(lambda raw: self.recorder.record(index, "sent", raw))
+            route.on_close(lambda _code, _reason: self.recorder.mark_closed(index))
+            for raw in self._mocked.pop(0):
+                self._to_page(sock, raw)
             return
         server = route.connect_to_server()
         sock = RoutedSocket(index, route, server)
