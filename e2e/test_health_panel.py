@@ -21,7 +21,7 @@ def test_health_panel_renders_the_hello_snapshot(console: ConsolePage):
     console.open()
     hello = console.recorder.wait_for("hello")
     health = hello.payload["snapshot"]["health"]
-    assert [c["name"] for c in health["components"]] == COMPONENTS
+    assert set(COMPONENTS) <= {c["name"] for c in health["components"]}
     render = wait_for_render(console.page, hello.id, HEALTH_PANEL)
     assert health_mismatches(render, health) == []
 

@@ -10,8 +10,13 @@ from e2e.support.recorder import Frame, decode
 from e2e.support.wsproxy import envelope
 
 SNAPSHOT = {
-    "health": {"checked_at": 1, "components": [
-        {"name": "redis", "status": "ok", "detail": "PONG", "latency_ms": 0.2, "checked_at": 1}]},
+    "health": {
+        "checked_at": 1,
+        "components": [
+            {"name": name, "status": "ok", "detail": "", "latency_ms": None, "checked_at": 1}
+            for name in ("kyverno", "argocd", "redis", "prometheus")
+        ],
+    },
     "metrics": {"at": 1, "values": {}},
     "alerts": [],
     "generated_at": 1,
