@@ -26,5 +26,9 @@ lint: setup
 selftest: setup
 	$(PYTEST) tests -n $(WORKERS) --no-metrics
 
+## Benchmarks (bench/): tables with ratios against a baseline measured in the same run.
+bench: setup
+	$(PY) -m bench.ws_latency
+
 clean:
 	rm -rf reports test-results .pytest_cache .ruff_cache
