@@ -75,7 +75,7 @@ class Script:
         self.page = page
         self.base = base
         self.sockets: list[WebSocketRoute] = []
-        page.route_web_socket(WS_URL, self.sockets.append)
+        page.route_web_socket(WS_URL, lambda ws: self.sockets.append(ws))
         page.goto(f"{console.url}/?heartbeat_timeout_ms=60000&{query}")
         page.wait_for_function("() => window.mcpConsole !== undefined && window.mcpAlerts")
         assert len(self.sockets) == 1
