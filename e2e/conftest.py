@@ -72,9 +72,9 @@ def browser_type_launch_args(
     """Extends pytest-playwright's own fixture so --headed, --slowmo, --tracing keep working."""
     if browser_name != "chromium" or browser_type_launch_args.get("channel"):
         return browser_type_launch_args
-    extra = chromium.launch_overrides(playwright.chromium.executable_path)
-    args = [*browser_type_launch_args.get("args", []), *extra.pop("args", [])]
-    return {**browser_type_launch_args, **extra, **({"args": args} if args else {})}
+    return chromium.extend_launch_args(
+        browser_type_launch_args, playwright.chromium.executable_path
+    )
 
 
 @pytest.fixture(scope="session")

@@ -53,3 +53,10 @@ def launch_overrides(playwright_executable: str | None) -> dict:
         "XDG_CACHE_HOME": f"{home}/.cache",
     }
     return {"executable_path": executable, "args": list(QUIET_FLAGS), "env": env}
+
+
+def extend_launch_args(launch_args: dict, playwright_executable: str | None) -> dict:
+    """pytest-playwright's browser_type_launch_args plus ours (user args kept, ours added)."""
+    extra = launch_overrides(playwright_executable)
+    args = [*launch_args.get("args", []), *extra.pop("args", [])]
+    return {**launch_args, **extra, **({"args": args} if args else {})}

@@ -8,13 +8,13 @@ and per-test series exist for at most `--metrics-max-tests` tests (`reporting.ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
-from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from reporting.cardinality import KeptTests, select_tests
 from reporting.collector import OUTCOMES, RunResults
+from reporting.exposition import render
 from reporting.gateway_state import FamilyDefinition
 from reporting.label_values import LabelValues
 from reporting.observations import HISTOGRAMS, LATENCY_BUCKETS
@@ -22,6 +22,8 @@ from reporting.run_info import RunFacts
 
 LAST_SUCCESS = "e2e_last_success_timestamp_seconds"
 RUN_TIMESTAMP = "e2e_run_timestamp_seconds"
+__all__ = ["build_families", "count_series", "definitions", "render", "with_last_success"]
+
 FAMILY_NAMES: tuple[str, ...] = (
     "e2e_tests",
     "e2e_test_passed",
@@ -144,24 +146,9 @@ def definitions(families: Iterable[Metric]) -> list[FamilyDefinition]:
     return found
 
 
-def render(families: Iterable[Metric]) -> bytes:
-    """The text exposition format (what the file holds and what is pushed)."""
-    return generate_latest(_Fixed(list(families)))  # type: ignore[arg-type]
-
-
 def count_series(families: Iterable[Metric]) -> int:
     """Number of samples (lines with a value) the families expose."""
     return sum(len(family.samples) for family in families)
-
-
-class _Fixed:
-    """A collector that yields the same families every time."""
-
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self._families
 
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:

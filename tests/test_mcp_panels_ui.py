@@ -45,23 +45,6 @@ SOCKET_PROBE = """
 """
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args, playwright):
-    from harness.chromium import launch_overrides
-
-    try:
-        extra = launch_overrides(playwright.chromium.executable_path)
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    return {**browser_type_launch_args, **extra}
-
-
-@pytest.fixture(scope="session")
-def base_url() -> None:
-    # Ours, not pytest-base-url's: these tests navigate to their own console's URL.
-    return None
-
-
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     workdir = tmp_path_factory.mktemp("ui")
