@@ -19,6 +19,7 @@ from tests.reporting_samples.support import (
     value,
     values_of,
 )
+from tests.support.otlp_receiver import OtlpReceiver
 
 JOB = "e2e_selftest"
 
@@ -34,6 +35,7 @@ def test_an_e2e_run_under_xdist_pushes_one_group_equal_to_its_summary(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, gateway: Service
 ):
     isolated(pytester, monkeypatch)
+    receiver = OtlpReceiver()
     metrics_file = pytester.path / "e2e.prom"
     result = run(
         pytester,
@@ -49,6 +51,8 @@ def test_an_e2e_run_under_xdist_pushes_one_group_equal_to_its_summary(
         JOB,
         "--metrics-file",
         str(metrics_file),
+        "--otlp-endpoint",
+        receiver.url,
     )
     outcomes = terminal_outcomes(result)
     assert outcomes["passed"] == 3, result.outlines[-20:]
@@ -61,3 +65,9 @@ def test_an_e2e_run_under_xdist_pushes_one_group_equal_to_its_summary(
     latency_counts = values_of(pushed, "e2e_ws_event_latency_seconds_count", "event_type")
     assert latency_counts.get("hello", 0) >= 3, latency_counts
     assert any(line.startswith("e2e metrics:") for line in result.outlines[-3:])
+    # And each observed event went to the OTLP receiver as a child of the server's span.
+    expected_spans = int(sum(latency_counts.values()))
+    spans = receiver.wait_for_spans(expected_spans)
+    receiver.close()
+    assert len(spans) == expected_spans
+    assert all(s.name.startswith("ws.event ") and s.parent_span_id for s in spans)
