@@ -93,27 +93,37 @@ class ResultCollector:
         self.reports_seen = 0
 
     def add_test_report(self, report: Any, category: str) -> None:
-        """A `pytest_runtest_logreport` report and its terminal-summary category."""
+        """A `pytest_runtest_logreport` report and its terminal-summary category.
+
+        Called for every report of the run (three per test), so it does as little as it can:
+        the final outcome is worked out once, in `results()`.
+        """
         self.reports_seen += 1
         if category in self._counts and getattr(report, "count_towards_summary", True):
             self._counts[category] += 1
-        test = self._tests.get(report.nodeid)
+        nodeid = report.nodeid
+        test = self._tests.get(nodeid)
         if test is None:
-            test = self._tests[report.nodeid] = CaseResult(nodeid=report.nodeid)
+            test = self._tests[nodeid] = CaseResult(nodeid=nodeid,
+                                                    browser=_browser_in_nodeid(nodeid))
         when = getattr(report, "when", "call")
-        if when == "setup" and test._phases:  # a new attempt (pytest-rerunfailures)
-            test._phases.clear()
+        phases = test._phases
+        if when == "setup" and phases:  # a new attempt (pytest-rerunfailures)
+            phases.clear()
             test.duration = 0.0
         if category == "rerun":
             test.reran = True
-        test._phases[when] = category
+        phases[when] = category
         test.duration += float(getattr(report, "duration", 0.0) or 0.0)
-        test.outcome = _final_outcome(test._phases)
-        properties = list(getattr(report, "user_properties", None) or [])
-        browser = _browser_of(report.nodeid, properties)
-        if browser:
-            test.browser = browser
-        self._take_observations(report.nodeid, properties)
+        properties = getattr(report, "user_properties", None)
+        if properties:
+            properties = list(properties)
+            browser = _browser_in_properties(properties)
+            if browser:
+                test.browser = browser
+            self._take_observations(nodeid, properties)
+        elif self._observations_taken.get(nodeid):
+            self._observations_taken[nodeid] = 0
 
     def add_collect_report(self, report: Any) -> None:
         """A `pytest_collectreport` report; counted exactly like the terminal reporter does."""
@@ -131,6 +141,9 @@ class ResultCollector:
             self._tests.setdefault(nodeid, CaseResult(nodeid=nodeid, outcome="error"))
 
     def results(self) -> RunResults:
+        for test in self._tests.values():
+            if test._phases:
+                test.outcome = _final_outcome(test._phases)
         return RunResults(
             counts={outcome: self._counts[outcome] for outcome in OUTCOMES},
             tests=sorted(self._tests.values(), key=lambda test: test.nodeid),
@@ -172,10 +185,16 @@ def _pairs(properties: Iterable[Any]) -> Iterable[tuple[Any, Any]]:
             yield entry[0], entry[1]
 
 
-def _browser_of(nodeid: str, properties: list[Any]) -> str:
+def _browser_in_properties(properties: list[Any]) -> str:
     for name, value in _pairs(properties):
         if name == BROWSER_PROPERTY and value:
             return str(value)
+    return ""
+
+
+def _browser_in_nodeid(nodeid: str) -> str:
+    if not nodeid.endswith("]"):
+        return ""
     match = _PARAM_ID.search(nodeid)
     if match:
         for part in match.group(1).split("-"):

@@ -89,6 +89,7 @@ class RunReporter:
         self.outcome: Outcome | None = None
         self.warnings: list[str] = []
         self._printed = False
+        self._last_status: tuple[object, object] | None = None
 
     # -- collecting -------------------------------------------------------------------------
 
@@ -100,8 +101,21 @@ class RunReporter:
         # Reached by real runs only: not --collect-only (checked here), --fixtures, --markers.
         self.tests_ran = not self.config.option.collectonly
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> Generator[None]:
+        # Remember the terminal's answer for this report, so as not to ask the hook again.
+        status = yield
+        self._last_status = (report, status)
+        return status
+
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter asked for the category
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        last = self._last_status
+        if last is not None and last[0] is report:
+            status = last[1]
+        else:  # no terminal reporter (-p no:terminal), or another report since
+            status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        self._last_status = None
         category = status[0] if status else report.outcome
         self.collector.add_test_report(report, category)
 
@@ -123,9 +137,10 @@ class RunReporter:
             self.outcome = self._publish(int(exitstatus))
         except Exception as exc:  # the reporter must never change the run's result
             self.outcome = Outcome(skipped_reason="not published (internal error, see above)")
-            self.warnings.append(redact_secrets(
+            auth = GatewayAuth.from_env(url=self._pushgateway_url() or "")
+            self.warnings.append(auth.redact(redact_secrets(
                 f"{PREFIX} internal error, metrics not published: {type(exc).__name__}: {exc}"
-            ))
+            )))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(
@@ -156,9 +171,8 @@ class RunReporter:
     # -- helpers ----------------------------------------------------------------------------
 
     def _publish(self, exitstatus: int) -> Outcome:
-        from reporting.auth import GatewayAuth
         from reporting.cardinality import select_tests
-        from reporting.metrics import build_families, count_series, render
+        from reporting.metrics import build_families, render
         from reporting.push import PushTarget, publish
         from reporting.run_info import RunFacts, git_revision, package_version, target_label
 
@@ -180,15 +194,18 @@ class RunReporter:
             last_success=finished if exitstatus == 0 else None,
         )
         families = build_families(results, run, kept, secrets=auth.secrets)
-        outcome = Outcome(series=count_series(families), file=settings.metrics_file)
+        outcome = Outcome(file=settings.metrics_file)
         labels = {"job": settings.job, **settings.grouping_key()}
         if not (url and settings.push_enabled):
-            self._write(outcome, with_group_header(render(families), labels))
+            body = render(families)
+            outcome.series = _series_in(body)
+            self._write(outcome, with_group_header(body, labels))
             outcome.push_note = self._no_push_reason(url)
             return outcome
         target = PushTarget(url=url, job=settings.job, grouping_key=settings.grouping_key(),
                             timeout=settings.push_timeout, retries=settings.push_retries)
         result, body = publish(families, target, auth)
+        outcome.series = _series_in(body)
         data = with_group_header(body, labels)
         self._write(outcome, data)
         spooled = spool_path(settings.metrics_file, labels)
@@ -275,6 +292,11 @@ def _ignored_warning(ignored: dict[str, int]) -> str:
     names = ", ".join(sorted(ignored))
     return (f"{PREFIX} ignored {total} observation{'s' if total != 1 else ''} "
             f"for unknown or malformed metrics: {names}")
+
+
+def _series_in(body: bytes) -> int:
+    """Samples (lines with a value) in an exposition."""
+    return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
 
 
 def _dropped_warning(ran: int, kept: KeptTests) -> str:

@@ -2,10 +2,11 @@
 
 Every request of one publication shares a `Deadline` (timeout x attempts). Each attempt waits at
 most `timeout` seconds (less when the deadline is nearer) and runs in a daemon thread joined for
-that long, so even a gateway that trickles its answer byte by byte costs no more than the
-budget plus `JOIN_GRACE`. Connection errors, timeouts, 5xx and 429 are retried with exponential
-backoff from `FIRST_BACKOFF`; other 4xx answers are not (retrying cannot help). Nothing here
-prints; the caller gets an `Answer` whose `detail` is one line with secrets redacted.
+no longer than that and never past the deadline plus `DEADLINE_GRACE`, so even a gateway that
+trickles its answer byte by byte costs no more than the budget plus `JOIN_GRACE`.
+Connection errors, timeouts, 5xx and 429 are retried with exponential backoff from
+`FIRST_BACKOFF`; other 4xx answers are not (retrying cannot help). Nothing here prints; the
+caller gets an `Answer` whose `detail` is one line with secrets redacted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from reporting.auth import GatewayAuth, TlsSettingsError
 
 FIRST_BACKOFF = 0.25
 JOIN_GRACE = 0.25
+"""What a publication may take beyond its budget: an attempt's thread is waited for at most
+until the deadline plus `DEADLINE_GRACE` (< JOIN_GRACE, leaving room for the bookkeeping)."""
+DEADLINE_GRACE = 0.1
 BODY_CHARS = 300
 MIN_ATTEMPT_SECONDS = 0.05
 RETRYABLE_STATUSES = frozenset({429})
@@ -120,10 +124,10 @@ class GatewayClient:
 
         thread = threading.Thread(target=send, name="e2e-metrics-http", daemon=True)
         thread.start()
-        thread.join(timeout + JOIN_GRACE)
+        thread.join(min(timeout + JOIN_GRACE, self.deadline.remaining() + DEADLINE_GRACE))
         if thread.is_alive():  # trickling: the socket timeout never fired; abandon the thread
             answer.ok, answer.status, answer.retryable = False, None, True
-            answer.detail = f"no complete answer within {timeout:g}s (timeout)"
+            answer.detail = f"no complete answer within {_seconds(timeout)}s (timeout)"
             return
         error = result.get("error")
         if error is None:
@@ -165,7 +169,7 @@ def _describe_error(exc: BaseException, timeout: float) -> str:
     if isinstance(reason, ssl.SSLError):
         return f"TLS: {reason.reason or reason} (check E2E_PUSHGATEWAY_CERT_FILE/_KEY_FILE)"
     if isinstance(reason, (TimeoutError, socket.timeout)):
-        return f"no answer within {timeout:g}s (timeout)"
+        return f"no answer within {_seconds(timeout)}s (timeout)"
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused (is the Pushgateway running?)"
     if isinstance(reason, (http.client.RemoteDisconnected, ConnectionResetError)):
@@ -175,6 +179,10 @@ def _describe_error(exc: BaseException, timeout: float) -> str:
     if isinstance(reason, OSError) and reason.strerror:
         return f"{type(reason).__name__}: {reason.strerror}"
     return f"{type(reason).__name__}: {reason}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _one_line(text: str) -> str:

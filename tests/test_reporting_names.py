@@ -116,3 +116,29 @@ def test_grouping_values_use_base64_unless_plain(value, segment):
 def test_group_path_orders_labels_like_the_gateway():
     assert group_path("j/1", {"suite": "e2e", "env": "local"}) == (
         "/metrics/job@base64/ai8x/env/local/suite/e2e")
+
+
+def test_the_fast_exposition_equals_prometheus_clients():
+    from prometheus_client import generate_latest
+    from prometheus_client.core import CounterMetricFamily
+
+    from reporting.collector import ResultCollector
+    from reporting.exposition import render
+    from reporting.metrics import build_families
+    from reporting.run_info import RunFacts
+
+    collector = ResultCollector()
+    for index, name in enumerate(ODD_IDS):
+        report = type("Report", (), {"nodeid": f"t.py::test[{name}]", "when": "call",
+                                     "duration": 0.5 * index, "user_properties": []})()
+        collector.add_test_report(report, "passed" if index % 2 else "failed")
+    run = RunFacts(exit_status=1, started=1.0, finished=2.5, version="0\n1", git_sha='"x"',
+                   branch="a\\b", target="embedded", last_success=1e10)
+    families = [*build_families(collector.results(), run),
+                CounterMetricFamily("other_things", "A counter.", value=3)]
+
+    class Registry:
+        def collect(self):
+            yield from families
+
+    assert render(families) == generate_latest(Registry())

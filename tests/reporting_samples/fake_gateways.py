@@ -42,7 +42,7 @@ class Request:
 class FaultyGateway:
     """A real HTTP server on a free loopback port; records every request it gets."""
 
-    def __init__(self, put: Reply, get: Reply = STATE_OK) -> None:
+    def __init__(self, put: Reply = Reply(), get: Reply = STATE_OK) -> None:
         self.requests: list[Request] = []
         self._stopping = threading.Event()
         owner = self
