@@ -29,6 +29,8 @@ selftest: setup
 ## Benchmarks (bench/): tables with ratios against a baseline measured in the same run.
 bench: setup
 	$(PY) -m bench.ws_latency
+	$(PY) -m bench.reporter_push
+	$(PY) -m bench.reporter_faults
 
 clean:
 	rm -rf reports test-results .pytest_cache .ruff_cache
