@@ -11,6 +11,8 @@
   // it runs before the console's own handler.
   const receipts = {};
   window.__e2eReceipts = receipts;
+  const sentAt = {};  // id -> {type, ts}: what the frame said, for measuring without Python
+  window.__e2eSent = sentAt;
   // Every socket the page opened, with how it ended: the page's own view, including sockets
   // a route mocked (which page.on("websocket") never reports).
   const sockets = [];
@@ -28,8 +30,11 @@
         const at = now();
         if (typeof event.data !== "string" || event.data.length > 65536) return;
         try {
-          const id = JSON.parse(event.data).id;
-          if (typeof id === "string" && !(id in receipts)) receipts[id] = at;
+          const frame = JSON.parse(event.data);
+          if (typeof frame.id === "string" && !(frame.id in receipts)) {
+            receipts[frame.id] = at;
+            sentAt[frame.id] = { type: frame.type, ts: frame.ts };
+          }
         } catch (_) { /* malformed frames are the console's business */ }
       });
     }
