@@ -8,7 +8,6 @@ alert already shown and a resolution of an alert not shown change nothing and se
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mcp_panels.envelope import ALERT_FIRED, ALERT_RESOLVED, now_ms
+from mcp_panels.jsonbody import MalformedJSON, decode_json
 
 log = logging.getLogger("mcp_panels.alerts")
 
@@ -58,18 +58,12 @@ class Notification:
 # -- parsing ------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def decode_body(raw: bytes) -> Any:
-    """JSON text → value; NaN/Infinity and invalid UTF-8 are errors, like everywhere else."""
+    """JSON text → value; NaN/Infinity, invalid UTF-8, hostile nesting are errors."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise WebhookError(f"body is not UTF-8: {exc}") from None
-    except ValueError as exc:
-        raise WebhookError(f"malformed JSON: {exc}") from None
+        return decode_json(raw)
+    except MalformedJSON as exc:
+        raise WebhookError(str(exc)) from None
 
 
 def _text(value: Any, where: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.websockets import WebSocket
 from mcp_panels.alerts import WEBHOOK_PATH, alertmanager_webhook
 from mcp_panels.console import Console
 from mcp_panels.envelope import EMITTABLE_TYPES
+from mcp_panels.jsonbody import MalformedJSON, decode_json
 from mcp_panels.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -46,10 +46,6 @@ async def websocket(websocket: WebSocket) -> None:
     await _console(websocket).serve_socket(websocket)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _error(status: int, message: str, **extra: Any) -> Response:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=NO_STORE)
 
@@ -58,9 +54,9 @@ async def test_emit(request: Request) -> Response:
     """Test control: broadcast one event now, computed for real or as given."""
     console = _console(request)
     try:
-        body = json.loads(await request.body(), parse_constant=_reject_constant)
-    except ValueError as exc:
-        return _error(400, f"malformed JSON: {exc}")
+        body = decode_json(await request.body())
+    except MalformedJSON as exc:
+        return _error(400, str(exc))
     if not isinstance(body, dict):
         return _error(400, "body must be a JSON object with a 'type'")
     event_type = body.get("type")
@@ -94,15 +90,16 @@ def _sendable_close_code(code: object) -> bool:
 async def test_close(request: Request) -> Response:
     """Test control: the server closes one socket (named by its hello's id) with a code."""
     try:
-        body = json.loads(await request.body(), parse_constant=_reject_constant)
-    except ValueError as exc:
-        return _error(400, f"malformed JSON: {exc}")
+        body = decode_json(await request.body())
+    except MalformedJSON as exc:
+        return _error(400, str(exc))
     if not isinstance(body, dict) or not isinstance(body.get("hello_id"), str):
         return _error(400, "body must be a JSON object with a 'hello_id' string")
     code = body.get("code", 1000)
     if not _sendable_close_code(code):
         return _error(400, f"close code {code!r} cannot be sent by a server")
-    reason = str(body.get("reason", ""))[:120]
+    # A close reason is at most 123 bytes of UTF-8 on the wire.
+    reason = str(body.get("reason", "")).encode("utf-8")[:123].decode("utf-8", "ignore")
     if not _console(request).broadcaster.close(body["hello_id"], code, reason):
         return _error(404, f"no open socket whose hello id is {body['hello_id']!r}")
     return JSONResponse({"closed": body["hello_id"], "code": code}, headers=NO_STORE)

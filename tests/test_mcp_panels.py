@@ -627,3 +627,11 @@ def test_probes_are_real_and_redis_down_is_reported(tmp_path, probe_target, open
     finally:
         service.stop()
         own_redis.stop()
+
+
+def test_hostile_json_bodies_get_400_not_500(console: Service):
+    deep = b"[" * 100_000
+    for path in ("/api/test/emit", "/api/test/close", "/api/alertmanager/webhook"):
+        for body in (deep, b'{"type": NaN}', b"\xff\xfe"):
+            answer = httpx.post(console.url + path, content=body, timeout=5)
+            assert answer.status_code == 400, (path, body[:10], answer.text)
