@@ -70,7 +70,8 @@ def test_a_routed_socket_closed_by_the_route_reconnects(
 
 
 def test_abnormal_closure_1006_reconnects(console: ConsolePage, relay: TcpRelay):
-    console.open(ws_url=f"ws://{relay.address}/ws", **FAST)
+    # A watchdog far away: the reconnect must come from the close itself.
+    console.open(ws_url=f"ws://{relay.address}/ws", heartbeat_timeout_ms=120_000, **FAST)
     rec = console.recorder
     rec.wait_for("hello")
     relay.cut()  # TCP reset, no close frame

@@ -85,3 +85,20 @@ def test_cadence_finds_a_missed_beat_a_burst_and_a_wrong_interval():
     assert cadence_problems(burst, 1000) == ["heartbeats seq 4→5: 100 ms apart"]
     wrong = [frame("heartbeat", 1, payload={"interval_ms": 500})]
     assert cadence_problems(wrong, 1000) == ["heartbeat seq 1 announces 500 ms, not 1000"]
+
+
+def test_latency_comes_only_from_server_frames_a_panel_showed():
+    from e2e.support.renders import Render
+    from e2e.support.timeline import timelines
+
+    real = frame("heartbeat", 1, ts=1000.0)
+    scripted = frame("hello", 2, ts=1.0)  # a mock's made-up send time
+    scripted.scripted = True
+    unseen = frame("heartbeat", 3, ts=1100.0)
+    shown = [
+        Render("connection-badge", f.id, None, f.data["ts"] + 20, f.data["ts"] + 25, {})
+        for f in (real, scripted)
+    ]
+    [only] = timelines([real, scripted, unseen, real], shown, {real.id: 1004.0})
+    assert (only.event_id, only.received_ms, only.shown_ms) == (real.id, 1004.0, 1025.0)
+    assert only.latency_s == 0.025

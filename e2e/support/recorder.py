@@ -28,6 +28,7 @@ class Frame:
     at_ms: float  # wall-clock receipt time on the test side, ms since epoch
     data: dict[str, Any] | None = None  # decoded JSON object, None when it is not one
     errors: list[str] = field(default_factory=list)
+    scripted: bool = False  # made up by the test (a mock or an injection), not the server
 
     @property
     def type(self) -> str | None:
@@ -106,9 +107,11 @@ class FrameRecorder:
     def mark_closed(self, index: int) -> None:
         self.sockets[index].closed = True
 
-    def record(self, socket: int, direction: str, raw: str | bytes) -> Frame:
+    def record(
+        self, socket: int, direction: str, raw: str | bytes, scripted: bool = False
+    ) -> Frame:
         data, errors = decode(raw)
-        frame = Frame(socket, direction, raw, time.time() * 1000, data, errors)
+        frame = Frame(socket, direction, raw, time.time() * 1000, data, errors, scripted)
         self.frames.append(frame)
         return frame
 

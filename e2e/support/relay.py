@@ -58,8 +58,11 @@ class TcpRelay:
             conns, self._conns = self._conns, []
         for conn in conns:
             with contextlib.suppress(OSError):
-                # SO_LINGER 0 makes close() send RST instead of FIN.
+                # SO_LINGER 0: the connection ends with RST, not FIN. shutdown() first, because
+                # close() alone is deferred while a pump thread sits in recv() on the socket.
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
                 conn.close()
 
     def close(self) -> None:

@@ -87,7 +87,7 @@ class WsFaultProxy:
 
     def inject(self, raw: str | bytes) -> None:
         """Send raw bytes or text of the test's own to the page (outside the seq order)."""
-        self._to_page(self.current, raw)
+        self._to_page(self.current, raw, scripted=True)
 
     def inject_event(self, type_: str, payload: dict) -> str:
         """Insert a well-formed v1 event into the sequence (it takes the next seq and the
@@ -133,7 +133,7 @@ class WsFaultProxy:
             route.on_message(lambda raw: self.recorder.record(index, "sent", raw))
             route.on_close(lambda _code, _reason: self.recorder.mark_closed(index))
             for raw in self._mocked.pop(0):
-                self._to_page(sock, raw)
+                self._to_page(sock, raw, scripted=True)
             return
         server = route.connect_to_server()
         sock = RoutedSocket(index, route, server)
@@ -169,8 +169,8 @@ class WsFaultProxy:
                 break
         self._to_page(sock, raw)
 
-    def _to_page(self, sock: RoutedSocket, raw: str | bytes) -> None:
-        frame = self.recorder.record(sock.index, "received", raw)
+    def _to_page(self, sock: RoutedSocket, raw: str | bytes, scripted: bool = False) -> None:
+        frame = self.recorder.record(sock.index, "received", raw, scripted)
         if isinstance(frame.seq, int):
             sock.last_seq = max(sock.last_seq, frame.seq)
         sock.route.send(raw)
