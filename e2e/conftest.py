@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Page, Playwright
 
@@ -62,7 +63,13 @@ def e2e_endpoints(pytestconfig: pytest.Config) -> Endpoints:
 def base_url(e2e_endpoints: Endpoints) -> str:
     """Owned here, not by pytest-base-url: its ini value does not reach xdist workers."""
     assert e2e_endpoints.base_url, "no console: pass --base-url or let the harness start one"
-    return e2e_endpoints.base_url
+    url = e2e_endpoints.base_url
+    try:
+        httpx.get(url, timeout=10, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        # One line per test instead of a browser traceback each: the console is down.
+        pytest.fail(f"the console at {url} does not answer: {exc!r}", pytrace=False)
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -46,6 +47,7 @@ def launch_overrides(playwright_executable: str | None) -> dict:
         )
     # Chromium writes profile and cache files under $HOME; keep them out of the user's.
     home = tempfile.mkdtemp(prefix="mcp-e2e-chromium-home-")
+    atexit.register(shutil.rmtree, home, True)
     env = {
         **os.environ,
         "HOME": home,

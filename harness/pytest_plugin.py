@@ -6,11 +6,15 @@ xdist starts its workers) and passes the URLs in workerinput; workers start noth
 
 from __future__ import annotations
 
+import atexit
 import json
+import math
 import shutil
+import signal
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -52,12 +56,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--console-heartbeat",
-        type=float,
+        type=_positive_seconds,
         default=1.0,
         help="heartbeat interval in seconds of the embedded console (default 1.0)",
     )
     parser.addini("redis_url", "Redis URL the console uses")
     parser.addini("alertmanager_url", "Alertmanager URL")
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -96,8 +107,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             config, "pushgateway_url", "E2E_PUSHGATEWAY_URL", "pushgateway_url"
         ),
     )
+    _check_urls(given)
     state = RunServices(endpoints=given, started=[])
     config.stash[_STATE_KEY] = state
+    # Services run in sessions of their own, so a signal to pytest does not reach them:
+    # SIGTERM (CI cancel, `timeout`, `kill`) unwinds like Ctrl-C, and atexit is the last net.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+    atexit.register(_stop_all, state)
     try:
         _start_missing(config, state)
     except ServiceStartError as exc:
@@ -108,6 +125,41 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config.option.pushgateway_url = state.endpoints.pushgateway_url
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+_SCHEMES = {
+    "base_url": ("http", "https"),
+    "alertmanager_url": ("http", "https"),
+    "pushgateway_url": ("http", "https"),
+    "redis_url": ("redis", "rediss", "unix"),
+}
+
+
+def _check_urls(given: Endpoints) -> None:
+    """A wrong URL is a usage error now, not forty failing tests later."""
+    for name, schemes in _SCHEMES.items():
+        url = getattr(given, name)
+        if url is None:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in schemes or not (parts.hostname or parts.scheme == "unix"):
+            option = "--" + name.replace("_", "-")
+            raise pytest.UsageError(
+                f"{option}: {url!r} is not a {' or '.join(schemes)} URL "
+                f"(e.g. {schemes[0]}://127.0.0.1:{_EXAMPLE_PORTS[name]})"
+            )
+
+
+_EXAMPLE_PORTS = {
+    "base_url": 8080,
+    "alertmanager_url": 9093,
+    "pushgateway_url": 9091,
+    "redis_url": 6379,
+}
+
+
 def _start_missing(config: pytest.Config, state: RunServices) -> None:
     ep = state.endpoints
     needs_console = ep.base_url is None
@@ -116,6 +168,7 @@ def _start_missing(config: pytest.Config, state: RunServices) -> None:
         return
     reports = Path(config.rootpath) / "reports" / "services"
     reports.mkdir(parents=True, exist_ok=True)
+    _keep_newest_runs(reports, KEEP_RUN_LOGS - 1)
     state.workdir = Path(tempfile.mkdtemp(prefix="run-", dir=reports))
     if needs_console:
         if ep.redis_url is None:
@@ -160,6 +213,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE_KEY, None)
     if state is not None:
         _stop_all(state)
+
+
+KEEP_RUN_LOGS = 10
+
+
+def _keep_newest_runs(reports: Path, keep: int) -> None:
+    """Service logs of the last runs stay for a post-mortem; older ones go."""
+    runs = sorted(reports.glob("run-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _stop_all(state: RunServices) -> None:
