@@ -17,8 +17,12 @@ METRICS_PUSH = "metrics.push"
 # From Alertmanager's webhook (mcp_panels.alerts); never emitted by the test controls.
 ALERT_FIRED = "alert.fired"
 ALERT_RESOLVED = "alert.resolved"
-# Later families (cache.ttl_changed/cache.key_expired) add their names here, a payload
-# schema in fixtures/schemas and an applier in state.py.
+# From Redis keyspace notifications (mcp_panels.cache); never emitted by the test controls.
+CACHE_TTL_CHANGED = "cache.ttl_changed"
+CACHE_KEY_EXPIRED = "cache.key_expired"
+CACHE_STATUS = "cache.status"
+# A later family adds its names here, a payload schema in fixtures/schemas and an applier
+# in state.py.
 
 # Types the test-control endpoint may emit (hello is per connection, never broadcast).
 EMITTABLE_TYPES: tuple[str, ...] = (HEARTBEAT, HEALTH_CHECK, METRICS_PUSH)

@@ -13,6 +13,7 @@ at session end.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Generator
@@ -208,7 +209,7 @@ class RunReporter:
         outcome.series = _series_in(body)
         data = with_group_header(body, labels)
         self._write(outcome, data)
-        spooled = spool_path(settings.metrics_file, labels)
+        spooled = spool_path(settings.metrics_file, labels, target.shown_url)
         if result.ok:
             outcome.pushed_to = f"{target.shown_url} ({target.describe_group()})"
             with contextlib.suppress(OSError):
@@ -222,8 +223,10 @@ class RunReporter:
             self.warnings.append(f"{PREFIX} cannot spool to {spooled}: {exc}")
         else:
             shown = self._shown(spooled)
-            self.warnings.append(f"{PREFIX} spooled to {shown}; re-send with: "
-                                 f"python -m reporting push {shown}")
+            self.warnings.append(
+                f"{PREFIX} spooled to {shown}; re-send with: {_python()} -m reporting push "
+                f"{shown} --pushgateway-url {target.shown_url}"
+            )
         return outcome
 
     def _write(self, outcome: Outcome, data: bytes) -> None:
@@ -304,3 +307,9 @@ def _dropped_warning(ran: int, kept: KeptTests) -> str:
     return (f"{PREFIX} {ran} tests ran, more than --metrics-max-tests {kept.limit}: per-test "
             f"series dropped for {kept.dropped} tests ({kept.dropped_passing} passed{failing}); "
             f"e2e_tests_dropped={kept.dropped}")
+
+
+def _python() -> str:
+    """This interpreter, as the user would type it (the venv's, relative when under cwd)."""
+    relative = os.path.relpath(sys.executable)
+    return sys.executable if relative.startswith("..") else relative

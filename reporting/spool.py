@@ -7,7 +7,7 @@ ignore; `python -m reporting push FILE` reads it, so a saved file goes back to i
 When a push does not happen (gateway down, refusing, 4xx/5xx, inconsistent families), the same
 bytes are kept in `<metrics file's folder>/spool/<group>.prom`, one file per group (a newer
 failed run replaces an older one: a PUT replaces the whole group anyway). A later successful
-push of that group removes its spool file.
+push of that group to the same gateway removes its spool file.
 """
 
 from __future__ import annotations
@@ -45,10 +45,12 @@ def group_of(text: str) -> dict[str, str] | None:
     return labels
 
 
-def spool_path(metrics_file: Path, labels: Mapping[str, str]) -> Path:
-    """`<folder>/spool/<job>-<env>-<suite>[-<shard>]-<hash of the group>.prom`."""
+def spool_path(metrics_file: Path, labels: Mapping[str, str], gateway: str = "") -> Path:
+    """`<folder>/spool/<job>-<env>-<suite>[-<shard>]-<hash of group and gateway>.prom`: a run
+    meant for one gateway is never superseded by a push of the same group to another."""
     readable = "-".join(_UNSAFE.sub("_", value) for value in labels.values())[:80]
-    digest = hashlib.sha256(json.dumps(dict(labels), sort_keys=True).encode()).hexdigest()[:8]
+    key = json.dumps([dict(labels), gateway], sort_keys=True).encode()
+    digest = hashlib.sha256(key).hexdigest()[:8]
     return metrics_file.parent / SPOOL_FOLDER / f"{readable}-{digest}.prom"
 
 

@@ -135,8 +135,9 @@ def test_fault_table(suite, name):
     assert 1 <= attempts <= 3
     [spooled] = spooled_files(suite)
     shown = spooled.relative_to(suite.path)
-    assert f"e2e metrics: spooled to {shown}; re-send with: python -m reporting push {shown}" in (
-        reporter_lines(result))
+    hint = f"e2e metrics: spooled to {shown}; re-send with: "
+    [line] = [line for line in reporter_lines(result) if line.startswith(hint)]
+    assert line.endswith(f" -m reporting push {shown} --pushgateway-url {url}"), line
     assert spooled.read_bytes() == metrics_file(suite).read_bytes()
     assert reporter_lines(result)[-1].endswith("; push FAILED (see warning above)")
 
@@ -147,3 +148,16 @@ def test_default_settings_bound_the_worst_case_under_ten_seconds():
     target = PushTarget(url="http://gateway:9091", job="mcp_e2e", grouping_key={})
     assert (target.timeout, target.retries) == (3.0, 2)
     assert target.worst_case_seconds < 10
+
+
+def test_a_push_to_another_gateway_keeps_the_spooled_run(suite):
+    """The spool is per group and gateway: a run meant for the real gateway is not lost when
+    the same group later goes to another one (the harness's own, say)."""
+    add_samples(suite, "passing")
+    down = f"http://127.0.0.1:{free_port()}"
+    run_inline(suite, "--pushgateway-url", down)
+    [spooled] = spooled_files(suite)
+    with FaultyGateway() as other:
+        result = run_inline(suite, "--pushgateway-url", other.url)
+    assert push_warnings(result) == []
+    assert spooled_files(suite) == [spooled]
