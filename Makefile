@@ -5,7 +5,7 @@ PYTEST := $(VENV)/bin/pytest
 WORKERS ?= 2
 E2E_ARGS ?=
 
-.PHONY: setup e2e test lint selftest e2e-ci promtool bench clean
+.PHONY: setup e2e test lint selftest bench clean
 
 setup: $(VENV)/.setup-stamp
 
