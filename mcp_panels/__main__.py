@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mcp_panels",
         description="Reference MCP operations console (WebSocket panels + static UI).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mcp-panels {__version__}")
     parser.add_argument("--host", default=defaults.host)
