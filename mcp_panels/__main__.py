@@ -107,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FRAMES",
         help="frames a client may lag behind before it is closed with 1013",
     )
+    parser.add_argument(
+        "--cache-prefix",
+        default=defaults.cache_prefix,
+        metavar="PREFIX",
+        help="cache panel: watch Redis keys under this prefix (default %(default)s)",
+    )
+    parser.add_argument(
+        "--cache-max-keys",
+        type=_positive_int,
+        default=defaults.cache_max_keys,
+        metavar="N",
+        help="cache panel: most recently changed keys kept in the snapshot",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=defaults.log_level)
     return parser
 
@@ -127,6 +140,8 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         log_level=args.log_level,
         send_queue_size=args.send_queue_size,
         otlp_endpoint=args.otlp_endpoint,
+        cache_prefix=args.cache_prefix,
+        cache_max_keys=args.cache_max_keys,
     )
 
 

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 
 from mcp_panels import SERVER_NAME, __version__, probes
 from mcp_panels.broadcaster import Broadcaster
+from mcp_panels.cache import CacheBook, CacheWatcher
 from mcp_panels.envelope import (
     EMITTABLE_TYPES,
     HEALTH_CHECK,
@@ -40,7 +41,8 @@ class Console:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.state = PanelState()
+        cache_book = CacheBook(settings.cache_prefix, settings.cache_max_keys)
+        self.state = PanelState(cache_book)
         self.broadcaster = Broadcaster(settings.send_queue_size)
         self.server_info = {"name": SERVER_NAME, "version": __version__}
         self._started = time.monotonic()
@@ -48,6 +50,8 @@ class Console:
         self._http = probes.http_client()
         self._loops: list[asyncio.Task[None]] = []
         self.tracer = BroadcastTracer(settings.otlp_endpoint)
+        # Redis keyspace notifications -> cache.* events (its own connections).
+        self.cache = CacheWatcher(settings.redis_url, cache_book, self.publish)
         # Only the test controls need the schemas, so a bare install runs without fixtures/.
         self.validator = (
             PayloadValidator(settings.schema_dir, EMITTABLE_TYPES)
@@ -66,6 +70,7 @@ class Console:
         """Probe once before serving, so the first hello already carries real state."""
         self.state.apply(HEALTH_CHECK, await self.health_payload())
         self.state.apply(METRICS_PUSH, await self.metrics_payload())
+        await self.cache.start()
         s = self.settings
         self._loops = [
             asyncio.create_task(self._every(s.heartbeat_interval, HEARTBEAT), name="heartbeat"),
@@ -77,6 +82,7 @@ class Console:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        await self.cache.stop()
         with contextlib.suppress(Exception):
             await self._redis.aclose()
         await self._http.aclose()

@@ -30,6 +30,10 @@ class Settings:
     send_queue_size: int = 256
     # How long a test emit waits for its frame to reach every socket before answering anyway.
     delivery_timeout: float = 2.0
+    # Redis cache panel: keys under this prefix are watched (keyspace notifications), and
+    # at most this many of the most recently changed ones are kept in the snapshot.
+    cache_prefix: str = "mcp:cache:"
+    cache_max_keys: int = 200
     schema_dir: Path = DEFAULT_SCHEMA_DIR
 
     @property

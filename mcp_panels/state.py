@@ -6,7 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_panels.alerts import AlertBook
-from mcp_panels.envelope import ALERT_FIRED, ALERT_RESOLVED, HEALTH_CHECK, METRICS_PUSH, now_ms
+from mcp_panels.cache import CacheBook
+from mcp_panels.envelope import (
+    ALERT_FIRED,
+    ALERT_RESOLVED,
+    CACHE_KEY_EXPIRED,
+    CACHE_STATUS,
+    CACHE_TTL_CHANGED,
+    HEALTH_CHECK,
+    METRICS_PUSH,
+    now_ms,
+)
 
 # Always reported, always in this order (the contract fixes it).
 COMPONENTS: tuple[str, ...] = ("kyverno", "argocd", "redis", "prometheus")
@@ -38,7 +48,7 @@ class PanelState:
     Payloads are stored as received and never mutated, so a snapshot can share them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache: CacheBook | None = None) -> None:
         at = now_ms()
         self.health: Payload = initial_health(at)
         self.metrics: Payload = {"at": at, "values": {}}
@@ -52,6 +62,13 @@ class PanelState:
             ALERT_FIRED: self.alert_book.apply_fired,
             ALERT_RESOLVED: self.alert_book.apply_resolved,
         }
+        # The Redis cache panel (mcp_panels.cache); None: this console has none, and its
+        # snapshot has no "cache".
+        self.cache = cache
+        if cache is not None:
+            self._appliers[CACHE_TTL_CHANGED] = cache.apply_ttl_changed
+            self._appliers[CACHE_KEY_EXPIRED] = cache.apply_key_expired
+            self._appliers[CACHE_STATUS] = cache.apply_status
 
     def apply(self, event_type: str, payload: Payload) -> bool:
         """Fold one event into the state; False if the type does not touch any panel."""
@@ -63,12 +80,15 @@ class PanelState:
 
     def snapshot(self) -> Payload:
         """All panels at once: what hello carries and GET /api/snapshot answers."""
-        return {
+        snapshot = {
             "health": self.health,
             "metrics": self.metrics,
             "alerts": self.alert_book.firing(),
             "generated_at": now_ms(),
         }
+        if self.cache is not None:
+            snapshot["cache"] = self.cache.snapshot()
+        return snapshot
 
     def _apply_health(self, payload: Payload) -> None:
         self.health = payload

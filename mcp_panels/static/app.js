@@ -107,10 +107,11 @@
   }
 
   // ---- freshness -----------------------------------------------------------------------
+  const STALE_PANELS = ["health", "metrics", "cache"];
   function markFresh() {
     state.lastFreshAt = Date.now();
     state.staleSince = null;
-    for (const panel of ["health", "metrics"]) setPanelStale(panel, null);
+    for (const panel of STALE_PANELS) setPanelStale(panel, null);
     clearTimeout(staleTimer);
     // While polling, fresh data comes once per poll interval, not per heartbeat.
     const staleAfter = state.polling
@@ -123,7 +124,7 @@
     staleTimer = null;
     if (state.staleSince !== null) return;
     state.staleSince = state.lastFreshAt === null ? Date.now() : state.lastFreshAt;
-    for (const panel of ["health", "metrics"]) setPanelStale(panel, state.staleSince);
+    for (const panel of STALE_PANELS) setPanelStale(panel, state.staleSince);
   }
   function setPanelStale(panel, since) {
     const section = byTestId(panel + "-panel");
@@ -242,6 +243,14 @@
   function renderAlerts(alerts, eventId, seq, fromFrame, generatedAt) {
     if (alertsView) alertsView.applySnapshot(alerts, eventId, seq, fromFrame, generatedAt);
   }
+  // The Redis cache panel lives in cache.js (loaded first, as window.mcpCache).
+  const cacheView = window.mcpCache || null;
+  function renderCache(cache, eventId, seq, fromFrame, generatedAt) {
+    if (!cacheView) return;
+    if (!cacheView.applySnapshot(cache, eventId, seq, fromFrame, generatedAt) && fromFrame) {
+      warn("ignored the snapshot's malformed cache");
+    }
+  }
 
   function timestampOf(panelState, key) {
     return isObject(panelState) && typeof panelState[key] === "number" ? panelState[key] : null;
@@ -268,6 +277,7 @@
       stamp("metrics", eventId, seq);
     }
     renderAlerts(snapshot.alerts, eventId, seq, fromFrame, snapshot.generated_at);
+    renderCache(snapshot.cache, eventId, seq, fromFrame, snapshot.generated_at);
     return true;
   }
 
@@ -338,6 +348,9 @@
     },
     "alert.fired"(frame) { return alertsView ? alertsView.applyEvent(frame) : false; },
     "alert.resolved"(frame) { return alertsView ? alertsView.applyEvent(frame) : false; },
+    "cache.ttl_changed"(frame) { return cacheView ? cacheView.applyEvent(frame) : false; },
+    "cache.key_expired"(frame) { return cacheView ? cacheView.applyEvent(frame) : false; },
+    "cache.status"(frame) { return cacheView ? cacheView.applyEvent(frame) : false; },
   };
 
   function onMessage(data) {
@@ -573,6 +586,7 @@
       health: state.health,
       metrics: state.metrics,
       alerts: alertsView ? alertsView.alerts() : [],
+      cache: cacheView ? cacheView.keys() : [],
     }),
   });
 
