@@ -5,12 +5,8 @@
 (function () {
   "use strict";
 
-  const params = new URLSearchParams(window.location.search);
-  function param(name, fallback) {
-    if (!params.has(name)) return fallback;
-    const value = Number(params.get(name));
-    return Number.isFinite(value) && value >= 0 ? value : fallback;
-  }
+  const params = window.mcpParams;
+  const param = params.number;
   const config = Object.freeze({
     // Non-critical and resolved toasts leave after this long (0: never); criticals stay
     // until resolved or dismissed.

@@ -4,12 +4,8 @@
   "use strict";
 
   // ---- tunables (URL query parameters, so tests can shrink the timings) ----------------
-  const params = new URLSearchParams(window.location.search);
-  function param(name, fallback) {
-    if (!params.has(name)) return fallback;
-    const value = Number(params.get(name));
-    return Number.isFinite(value) && value >= 0 ? value : fallback;
-  }
+  const params = window.mcpParams;
+  const param = params.number;
   const config = Object.freeze({
     backoffBaseMs: param("backoff_base_ms", 250),
     backoffMaxMs: param("backoff_max_ms", 5000),

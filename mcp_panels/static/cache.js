@@ -6,12 +6,8 @@
 (function () {
   "use strict";
 
-  const params = new URLSearchParams(window.location.search);
-  function param(name, fallback) {
-    if (!params.has(name)) return fallback;
-    const value = Number(params.get(name));
-    return Number.isFinite(value) && value >= 0 ? value : fallback;
-  }
+  const params = window.mcpParams;
+  const param = params.number;
   const config = Object.freeze({
     // An expired (or deleted, evicted…) key's row stays this long, then goes (0: until the
     // row limit pushes it out).
