@@ -24,11 +24,11 @@ import httpx
 import pytest
 import redis
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 import mcp_panels
+from e2e.support.schemas import validator
 from harness.ports import free_port
 from harness.process import Service
 from harness.services import start_console, start_redis
@@ -50,22 +50,9 @@ QUEUE_SIZE = 8
 # -- schemas -------------------------------------------------------------------------------
 
 
-def _registry() -> Registry:
-    resources = []
+def test_every_schema_has_its_file_name_as_id():
     for path in SCHEMA_DIR.glob("*.schema.json"):
-        schema = json.loads(path.read_text())
-        assert schema["$id"] == SCHEMA_BASE + path.name, path
-        resources.append((schema["$id"], Resource.from_contents(schema)))
-    return Registry().with_resources(resources)
-
-
-REGISTRY = _registry()
-
-
-def validator(name: str) -> Draft202012Validator:
-    schema = REGISTRY.contents(SCHEMA_BASE + name)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=REGISTRY)
+        assert json.loads(path.read_text())["$id"] == SCHEMA_BASE + path.name, path
 
 
 FRAME = validator("frame.schema.json")

@@ -15,30 +15,21 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 from websockets.sync.client import ClientConnection, connect
 
+from e2e.support.schemas import validator
 from harness.alertmanager_config import start_for_console
 from harness.process import Service
 from harness.services import start_console, start_redis
 from mcp_panels.alerts import MAX_BODY_BYTES, AlertBook, WebhookError, parse_notification
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 WEBHOOK = "/api/alertmanager/webhook"
 ZERO = "0001-01-01T00:00:00Z"
 
 
-def _validator(name: str) -> Draft202012Validator:
-    schemas = [json.loads(p.read_text()) for p in SCHEMA_DIR.glob("*.schema.json")]
-    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
-    schema = registry.contents(f"https://schemas.mcp-e2e.local/v1/{name}")
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=registry)
-
-
-FRAME = _validator("frame.schema.json")
-SNAPSHOT = _validator("snapshot-response.schema.json")
+FRAME = validator("frame.schema.json")
+SNAPSHOT = validator("snapshot-response.schema.json")
 
 
 def assert_valid(v: Draft202012Validator, doc: Any) -> None:

@@ -20,28 +20,19 @@ import pytest
 import redis
 from jsonschema import Draft202012Validator
 from playwright.sync_api import Locator, WebSocketRoute, expect
-from referencing import Registry, Resource
 from websockets.sync.client import ClientConnection, connect
 
+from e2e.support.schemas import validator
 from harness.process import Service, start_process
 from harness.services import start_console, start_redis
 from mcp_panels.cache import CacheBook, display_key, glob_escape, merge_flags
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 PREFIX = "mcp:cache:"
 NEEDED = set("Kg$xe")
 
 
-def _validator(name: str) -> Draft202012Validator:
-    schemas = [json.loads(p.read_text()) for p in SCHEMA_DIR.glob("*.schema.json")]
-    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
-    schema = registry.contents(f"https://schemas.mcp-e2e.local/v1/{name}")
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=registry)
-
-
-FRAME = _validator("frame.schema.json")
-SNAPSHOT_RESPONSE = _validator("snapshot-response.schema.json")
+FRAME = validator("frame.schema.json")
+SNAPSHOT_RESPONSE = validator("snapshot-response.schema.json")
 
 
 def assert_valid(v: Draft202012Validator, doc: Any) -> None:

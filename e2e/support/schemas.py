@@ -24,6 +24,8 @@ def _validators() -> dict[str, Draft202012Validator]:
         for schema in schemas.values()
         if "$id" in schema
     )
+    for schema in schemas.values():
+        Draft202012Validator.check_schema(schema)  # a broken schema fails loudly, once
     return {
         name: Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
         for name, schema in schemas.items()
@@ -49,5 +51,5 @@ def frame_errors(frame: object) -> list[str]:
 
 
 def validator(name: str) -> Draft202012Validator:
-    """The validator of one schema file, by its name without .schema.json."""
-    return _validators()[name]
+    """The validator of one schema file, by its name (with or without .schema.json)."""
+    return _validators()[name.removesuffix(".schema.json")]
