@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.alertmanager_config import start_for_console
+from harness.alertmanager_config import start_for_console, write_webhook_token
 from harness.process import Service, ServiceStartError
 from harness.services import start_console, start_pushgateway, start_redis
 from harness.settings import setting
@@ -175,8 +175,13 @@ def _start_missing(config: pytest.Config, state: RunServices) -> None:
             redis = start_redis(state.workdir)
             state.started.append(redis)
             ep.redis_url = redis.url
+        # The webhook demands a token only Alertmanager has, as a deployment's should.
+        token_file = write_webhook_token(state.workdir)
         console = start_console(
-            state.workdir, ep.redis_url, heartbeat_interval=config.option.console_heartbeat
+            state.workdir,
+            ep.redis_url,
+            heartbeat_interval=config.option.console_heartbeat,
+            webhook_token_file=token_file,
         )
         state.started.append(console)
         ep.base_url = console.url
@@ -184,7 +189,7 @@ def _start_missing(config: pytest.Config, state: RunServices) -> None:
         # Only for the embedded console: a given --base-url needs a given --alertmanager-url
         # that delivers to it (the alert tests skip otherwise).
         if ep.alertmanager_url is None:
-            alertmanager = start_for_console(state.workdir, console.url)
+            alertmanager = start_for_console(state.workdir, console.url, token_file)
             state.started.append(alertmanager)
             ep.alertmanager_url = alertmanager.url
     if needs_gateway:

@@ -114,9 +114,11 @@ def start_console(
     health_interval: float = 2.0,
     metrics_interval: float = 2.0,
     test_controls: bool = True,
+    webhook_token_file: Path | None = None,
     extra_args: Sequence[str] = (),
 ) -> Service:
-    """The reference MCP console (mcp_panels) served by uvicorn."""
+    """The reference MCP console (mcp_panels) served by uvicorn; its Alertmanager webhook
+    wants the bearer token in webhook_token_file when one is given."""
 
     def build(port: int) -> tuple[Sequence[str], str, Callable[[], bool]]:
         url = f"http://{HOST}:{port}"
@@ -137,6 +139,7 @@ def start_console(
             "--metrics-interval",
             str(metrics_interval),
             *(["--test-controls"] if test_controls else []),
+            *(["--webhook-token-file", str(webhook_token_file)] if webhook_token_file else []),
             *extra_args,
         ]
         return argv, url, http_ready(f"{url}/healthz")

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -53,6 +54,19 @@ def _url(*schemes: str) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+def _token_file(text: str) -> str:
+    # A file, not the token itself: argv is visible to every user of the machine (ps).
+    try:
+        token = Path(text).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {exc}") from None
+    if not token or any(c.isspace() for c in token):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must hold one token: non-empty, no spaces or line breaks inside"
+        )
+    return token
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="cache panel: most recently changed keys kept in the snapshot",
     )
+    parser.add_argument(
+        "--webhook-token-file",
+        type=_token_file,
+        metavar="PATH",
+        help="file holding the bearer token Alertmanager must send to "
+        "/api/alertmanager/webhook (its http_config.authorization.credentials_file); "
+        "without it the webhook accepts anyone",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=defaults.log_level)
     return parser
 
@@ -142,6 +164,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         otlp_endpoint=args.otlp_endpoint,
         cache_prefix=args.cache_prefix,
         cache_max_keys=args.cache_max_keys,
+        webhook_token=args.webhook_token_file,
     )
 
 
@@ -165,6 +188,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if settings.log_level != "debug":
         # httpx logs every probe request at info; the health panel already shows them.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    if settings.webhook_token is None:
+        logging.getLogger("mcp_panels").warning(
+            "the Alertmanager webhook accepts unauthenticated posts: "
+            "give --webhook-token-file in a real deployment"
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -8,6 +8,7 @@ alert already shown and a resolution of an alert not shown change nothing and se
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections import OrderedDict
@@ -267,9 +268,26 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def authorized(header: str | None, token: str | None) -> bool:
+    """Whether an Authorization header carries the expected bearer token (any, when None)."""
+    if token is None:
+        return True
+    scheme, _, given = (header or "").partition(" ")
+    # compare_digest: the time taken says nothing about how much of the token matched.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8"), token.encode("utf-8")
+    )
+
+
 async def alertmanager_webhook(request: Request) -> Response:
     """POST /api/alertmanager/webhook: Alertmanager's webhook_config url for the console."""
     console = request.app.state.console
+    if not authorized(request.headers.get("authorization"), console.settings.webhook_token):
+        # Checked before the body is read: an unauthenticated client cannot make us parse.
+        log.warning("alertmanager webhook refused: missing or wrong bearer token")
+        response = _error(401, "a valid bearer token is required")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mcp-console"'
+        return response
     raw = await _read_body(request)
     if raw is None:
         return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The repo's schemas; only read when test controls validate emitted payloads.
@@ -35,6 +35,9 @@ class Settings:
     cache_prefix: str = "mcp:cache:"
     cache_max_keys: int = 200
     schema_dir: Path = DEFAULT_SCHEMA_DIR
+    # Bearer token Alertmanager must present on the webhook (None: the webhook is open).
+    # Kept out of repr so that logging the settings never shows it.
+    webhook_token: str | None = field(default=None, repr=False)
 
     @property
     def heartbeat_interval_ms(self) -> int:

@@ -60,6 +60,25 @@ def test_every_webhook_goes_to_the_console(rendered):
     assert rendered.read_text().startswith("# Rendered by harness/alertmanager_config.py")
 
 
+def hooks(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [h for r in config["receivers"] for h in r.get("webhook_configs") or []]
+
+
+def test_every_webhook_sends_the_runs_token_and_no_other_credentials(tmp_path):
+    source = yaml.safe_load(SOURCE.read_text())
+    assert any("http_config" in h for h in hooks(source))  # the deployment's own token file
+    token_file = tmp_path / "webhook-token"
+    path = write_config(tmp_path / "am.yml", CONSOLE, token_file=token_file)
+    config = yaml.safe_load(path.read_text())
+    assert [h["http_config"] for h in hooks(config)] == [
+        {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}}
+    ] * len(hooks(source))
+    token_file.write_text("t0k3n\n")
+    assert "SUCCESS" in amtool("check-config", str(path))
+    # Without a token file, nothing: the source's credentials file does not exist here.
+    assert not any("http_config" in h for h in hooks(render_config(source, CONSOLE)))
+
+
 def test_timings_are_short_and_the_routing_unchanged(rendered):
     source = yaml.safe_load(SOURCE.read_text())
     config = yaml.safe_load(rendered.read_text())

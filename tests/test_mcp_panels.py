@@ -517,6 +517,27 @@ def test_cli_rejects_bad_options():
         5.0,
     )
     assert settings.test_controls is False
+    assert settings.webhook_token is None
+
+
+def test_webhook_token_comes_from_a_file_and_is_never_shown(tmp_path, capsys):
+    from mcp_panels.__main__ import settings_from_args
+
+    token = "s3cr3t-" + uuid.uuid4().hex
+    good = tmp_path / "token"
+    good.write_text(token + "\n")
+    settings = settings_from_args(["--webhook-token-file", str(good)])
+    assert settings.webhook_token == token
+    assert token not in repr(settings)
+    (tmp_path / "empty").write_text("\n")
+    (tmp_path / "two").write_text(token + "\n" + token + "\n")
+    for name, says in (("missing", "cannot read"), ("empty", "one token"), ("two", "one token")):
+        with pytest.raises(SystemExit) as exc:
+            settings_from_args(["--webhook-token-file", str(tmp_path / name)])
+        assert exc.value.code == 2, name
+        err = capsys.readouterr().err
+        assert says in err, (name, err)
+        assert token not in err, name
 
 
 def test_without_test_controls_emit_is_404_and_sigterm_exits_0(

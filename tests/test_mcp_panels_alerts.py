@@ -15,13 +15,20 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import ClientConnection, connect
 
 from e2e.support.schemas import validator
-from harness.alertmanager_config import start_for_console
+from harness.alertmanager_config import start_for_console, write_webhook_token
 from harness.process import Service
 from harness.services import start_console, start_redis
-from mcp_panels.alerts import MAX_BODY_BYTES, AlertBook, WebhookError, parse_notification
+from mcp_panels.alerts import (
+    MAX_BODY_BYTES,
+    AlertBook,
+    WebhookError,
+    authorized,
+    parse_notification,
+)
 
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 WEBHOOK = "/api/alertmanager/webhook"
@@ -403,29 +410,144 @@ def test_alert_book_dedupes_by_fingerprint_and_starts_at():
     assert (len(book), book.news([a])) == (0, ([], [], 1))
 
 
+# -- the webhook's bearer token -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Path]]:
+    """A console whose webhook wants the token in the file returned, as the harness starts it."""
+    workdir = tmp_path_factory.mktemp("guarded-console")
+    token_file = write_webhook_token(workdir)
+    with (
+        start_redis(workdir) as redis_service,
+        start_console(
+            workdir,
+            redis_service.url,
+            heartbeat_interval=0.5,
+            health_interval=60,
+            metrics_interval=60,
+            webhook_token_file=token_file,
+        ) as service,
+    ):
+        yield service, token_file
+        assert service.alive(), service.log_tail()
+
+
+@pytest.fixture
+def guarded_api(guarded: tuple[Service, Path]) -> Iterator[httpx.Client]:
+    service, token_file = guarded
+    token = token_file.read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=service.url, headers=headers, timeout=10, trust_env=False) as c:
+        yield c
+
+
+@pytest.fixture
+def guarded_client(guarded: tuple[Service, Path]) -> Iterator[AlertFrames]:
+    url = guarded[0].url.replace("http://", "ws://", 1) + "/ws"
+    with connect(url, proxy=None, open_timeout=5, close_timeout=2) as conn:
+        yield AlertFrames(conn)
+
+
+def test_token_file_is_fresh_and_owner_only(tmp_path):
+    (tmp_path / "a").mkdir()
+    first = write_webhook_token(tmp_path / "a")
+    second = write_webhook_token(tmp_path)
+    assert first.stat().st_mode & 0o777 == 0o600
+    assert len(first.read_text().strip()) >= 32
+    assert first.read_text() != second.read_text()
+    with pytest.raises(FileExistsError):  # never reuses (or follows) what is already there
+        write_webhook_token(tmp_path)
+
+
+def test_authorized_wants_exactly_the_bearer_token():
+    assert authorized(None, None)
+    assert authorized("Basic x", None)
+    assert authorized("Bearer tok", "tok")
+    assert authorized("bearer  tok", "tok")
+    for header in (None, "", "tok", "Bearer", "Bearer to", "Bearer tokk", "Basic tok", "Bearer ök"):
+        assert not authorized(header, "tok"), header
+
+
+def test_webhook_refuses_posts_without_the_token(guarded, guarded_api, guarded_client):
+    service, token_file = guarded
+    token = token_file.read_text().strip()
+    body = notification(am_alert())
+    refused = [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {token}"}]
+    refused += [{"Authorization": f"Bearer {token[:-1]}"}, {"Authorization": token}]
+    with httpx.Client(base_url=service.url, timeout=10, trust_env=False) as anyone:
+        for headers in refused:
+            answer = anyone.post(WEBHOOK, json=body, headers=headers)
+            assert answer.status_code == 401, (headers, answer.text)
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+            assert token not in answer.text
+        # Refused before the body is looked at: no parser runs for a stranger.
+        assert anyone.post(WEBHOOK, content=b"[" * 100_000).status_code == 401
+    assert "webhook refused" in service.log_tail()
+    assert token not in service.log_tail()
+    marker_comes_next(guarded_api, guarded_client)  # none of the refused was broadcast
+
+
 # -- the whole loop: a real Alertmanager with the harness's config ---------------------------
 
 
 @pytest.fixture
-def alertmanager(console: Service, tmp_path: Path) -> Iterator[Service]:
-    with start_for_console(tmp_path, console.url) as service:
-        yield service
+def alertmanager(guarded: tuple[Service, Path], tmp_path: Path) -> Iterator[Service]:
+    service, token_file = guarded
+    with start_for_console(tmp_path, service.url, token_file) as am:
+        yield am
 
 
-def test_alertmanager_delivers_to_the_console(alertmanager, client):
-    fixture = json.loads((FIXTURES_DIR / "RedisDown.json").read_text())
+def fire_fixture(am: httpx.Client, name: str) -> dict[str, Any]:
+    """Posts fixtures/alerts/<name>.json to Alertmanager with a unique e2e_test_id."""
+    fixture = json.loads((FIXTURES_DIR / f"{name}.json").read_text())
     labels = {**fixture["labels"], "e2e_test_id": str(uuid.uuid4())}
-    now = datetime.now(UTC)
-    alert = {"labels": labels, "annotations": fixture["annotations"], "startsAt": now.isoformat()}
+    alert = {
+        "labels": labels,
+        "annotations": fixture["annotations"],
+        "startsAt": datetime.now(UTC).isoformat(),
+    }
+    assert am.post("/api/v2/alerts", json=[alert]).status_code == 200
+    return alert
+
+
+def test_alertmanager_delivers_to_the_console(alertmanager, guarded_client):
+    client = guarded_client
     with httpx.Client(base_url=alertmanager.url, timeout=10, trust_env=False) as am:
-        assert am.post("/api/v2/alerts", json=[alert]).status_code == 200
+        alert = fire_fixture(am, "RedisDown")
+        labels = alert["labels"]
         frame = client.next_alert_event(timeout=10)
         assert frame["type"] == "alert.fired"
         (sent,) = frame["payload"]["alerts"]
-        assert (sent["labels"], sent["annotations"]) == (labels, fixture["annotations"])
+        assert (sent["labels"], sent["annotations"]) == (labels, alert["annotations"])
         held = am.get("/api/v2/alerts", params={"filter": f'e2e_test_id="{labels["e2e_test_id"]}"'})
         assert sent["fingerprint"] == held.json()[0]["fingerprint"]
         alert["endsAt"] = datetime.now(UTC).isoformat()
         assert am.post("/api/v2/alerts", json=[alert]).status_code == 200
         frame = client.next_alert_event(timeout=10)
         assert (frame["type"], fps(frame)) == ("alert.resolved", [sent["fingerprint"]])
+
+
+def webhook_failures(am: httpx.Client) -> float:
+    text = am.get("/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "alertmanager_notifications_failed"
+        for sample in family.samples
+        if sample.labels.get("integration") == "webhook" and sample.name.endswith("_total")
+    )
+
+
+def test_alertmanager_without_the_token_is_refused(guarded, guarded_api, guarded_client, tmp_path):
+    service, _ = guarded
+    with (
+        start_for_console(tmp_path, service.url) as tokenless,
+        httpx.Client(base_url=tokenless.url, timeout=10, trust_env=False) as am,
+    ):
+        fire_fixture(am, "RedisDown")
+        deadline = time.monotonic() + 20
+        while webhook_failures(am) < 1:  # a condition Alertmanager reports, polled
+            assert time.monotonic() < deadline, "Alertmanager never reported a failed webhook"
+            time.sleep(0.1)
+    marker_comes_next(guarded_api, guarded_client)  # the refused alert never reached a socket
