@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 from e2e.pages.console import HEALTH_PANEL, METRICS_PANEL, ConsolePage
 from e2e.support.controls import ConsoleControls
 from e2e.support.flow import flow_problems
+from e2e.support.recorder import Frame
 from e2e.support.relay import TcpRelay
 from e2e.support.renders import all_renders, page_sockets, transitions, wait_for_render
 from e2e.support.wsproxy import WsFaultProxy, envelope, of_type
@@ -171,6 +173,43 @@ def test_reordered_frames_never_let_older_state_win(console: ConsolePage, ws_pro
     console.wait_for_stat("outOfOrder", 1)
     assert all(r.event_id != held.id for r in all_renders(console.page))
     assert console.page.get_by_test_id(METRICS_PANEL).get_attribute("data-event-id") != held.id
+
+
+def test_delayed_frames_are_applied_in_order_once_they_arrive(
+    console: ConsolePage, ws_proxy: WsFaultProxy
+):
+    # The watchdog out of reach: a slow stream is not a dead one.
+    console.open(heartbeat_timeout_ms=60_000, **FAST)
+    rec = console.recorder
+    hello = rec.wait_for("hello")
+    ws_proxy.pause()
+    rec.wait_until(
+        lambda: _push_then_beat(ws_proxy.held_frames()),
+        "a held metrics.push with a heartbeat held after it",
+        timeout_ms=15_000,
+    )
+    held = ws_proxy.held_frames()
+    push = next(f for f in held if f.type == "metrics.push")
+    held_ids = [f.id for f in held]
+    assert not [r for r in all_renders(console.page) if r.event_id in held_ids]
+    resumed_ms = time.time() * 1000
+    ws_proxy.resume()
+    shown = wait_for_render(console.page, push.id, METRICS_PANEL)
+    assert shown.dom_at_ms >= resumed_ms - 5  # shown on arrival, not before
+    # Late but in order: no gap, no resync, no reconnect, every frame applied once.
+    ids = [f.id for f in rec.received(socket=hello.socket)]
+    first = ids.index(held_ids[0])
+    assert ids[first : first + len(held_ids)] == held_ids
+    assert flow_problems(rec.received(socket=hello.socket)) == []
+    stats = console.client_stats()
+    assert [stats[k] for k in ("gaps", "resyncs", "duplicates", "outOfOrder")] == [0, 0, 0, 0]
+    assert "reconnecting" not in badge_history(console)
+    console.expect_connection("live")
+
+
+def _push_then_beat(frames: list[Frame]) -> bool:
+    types = [f.type for f in frames]
+    return "metrics.push" in types and "heartbeat" in types[types.index("metrics.push") :]
 
 
 # -- frames that are not what the contract says --------------------------------------------

@@ -28,7 +28,9 @@ class Frame:
     at_ms: float  # wall-clock receipt time on the test side, ms since epoch
     data: dict[str, Any] | None = None  # decoded JSON object, None when it is not one
     errors: list[str] = field(default_factory=list)
-    scripted: bool = False  # made up by the test (a mock or an injection), not the server
+    # Made up by the test (a mock, an injection) or held back by it: its timing is the
+    # test's, not the server's, so it is never a latency sample.
+    scripted: bool = False
 
     @property
     def type(self) -> str | None:
@@ -149,16 +151,30 @@ class FrameRecorder:
 
         Waits on Playwright's own events (a frame, a new socket); never sleeps.
         """
+        found: list[Frame] = []
+        cursor = after
+
+        def match() -> bool:
+            nonlocal cursor
+            new, cursor = self.frames[cursor:], len(self.frames)
+            found.extend(
+                f for f in new if f.direction == direction and f.type == type_ and predicate(f)
+            )
+            return bool(found)
+
+        self.wait_until(match, f"a {type_!r} frame matching", timeout_ms)
+        return found[0]
+
+    def wait_until(
+        self, condition: Callable[[], bool], what: str, timeout_ms: float = 10_000
+    ) -> None:
+        """Recheck `condition` each time Playwright delivers something, until it holds."""
         deadline = time.monotonic() + timeout_ms / 1000
-        while True:
-            for frame in self.frames[after:]:
-                if frame.direction == direction and frame.type == type_ and predicate(frame):
-                    return frame
-            after = len(self.frames)
+        while not condition():
             remaining_ms = (deadline - time.monotonic()) * 1000
             if remaining_ms <= 0:
                 raise AssertionError(
-                    f"no {type_!r} frame matching within {timeout_ms:.0f} ms; "
+                    f"no {what} within {timeout_ms:.0f} ms; "
                     f"{len(self.frames)} frames seen: {self.summary()}"
                 )
             self._next_event(remaining_ms)

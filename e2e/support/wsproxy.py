@@ -42,6 +42,7 @@ class RoutedSocket:
     route: WebSocketRoute
     server: WebSocketRoute | None
     silenced: bool = False
+    paused: bool = False  # every server frame waits in `held`, in order, until resume()
     held: list[str | bytes] = field(default_factory=list)
     # Frames of the test's own inserted into the sequence: later server frames move up.
     seq_shift: int = 0
@@ -101,10 +102,24 @@ class WsFaultProxy:
         return event_id
 
     def release(self) -> None:
+        """Send the held frames on, in the order they were held; their delay is the test's."""
         sock = self.current
         held, sock.held = sock.held, []
         for raw in held:
-            self._to_page(sock, raw)
+            self._to_page(sock, raw, scripted=True)
+
+    def pause(self) -> None:
+        """Delay the stream: the server's frames queue up, in order, until resume()."""
+        self.current.paused = True
+
+    def resume(self) -> None:
+        self.current.paused = False
+        self.release()
+
+    def held_frames(self) -> list[Frame]:
+        """The current socket's frames held back so far, decoded."""
+        sock = self.current
+        return [Frame(sock.index, "held", raw, 0.0, *decode(raw)) for raw in sock.held]
 
     def silence(self) -> None:
         """The server's frames stop reaching the page; the socket stays open (half-open)."""
@@ -155,6 +170,9 @@ class WsFaultProxy:
         if sock.seq_shift and data is not None and isinstance(data.get("seq"), int):
             data["seq"] += sock.seq_shift
             raw = json.dumps(data)
+        if sock.paused:
+            sock.held.append(raw)
+            return
         frame = Frame(sock.index, "received", raw, 0.0, data, errors)
         for rule in self._rules:
             if rule.remaining > 0 and rule.match(frame):
