@@ -60,16 +60,20 @@ def e2e_endpoints(pytestconfig: pytest.Config) -> Endpoints:
 
 
 @pytest.fixture(scope="session")
-def base_url(e2e_endpoints: Endpoints) -> str:
+def base_url(e2e_endpoints: Endpoints, request: pytest.FixtureRequest) -> str:
     """Owned here, not by pytest-base-url: its ini value does not reach xdist workers."""
     assert e2e_endpoints.base_url, "no console: pass --base-url or let the harness start one"
     url = e2e_endpoints.base_url
     try:
         httpx.get(url, timeout=10, follow_redirects=True)
     except httpx.HTTPError as exc:
-        # One line per test instead of a browser traceback each: the console is down.
-        pytest.fail(f"the console at {url} does not answer: {exc!r}", pytrace=False)
-    return url
+        problem = f"the console at {url} does not answer: {exc!r}"
+    else:
+        return url
+    # Every other test would fail the same way: stop the run (each worker after this test),
+    # which still counts as a failed run in the metrics. Outside the except: no chained trace.
+    request.session.shouldstop = problem
+    pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ xdist starts its workers) and passes the URLs in workerinput; workers start noth
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import json
 import math
@@ -65,9 +66,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _positive_seconds(text: str) -> float:
-    value = float(text)
+    # ArgumentTypeError: argparse shows its message; for a ValueError it names this function.
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{text!r} is not a positive number of seconds")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive number of seconds (e.g. 1 or 0.5)"
+        )
     return value
 
 

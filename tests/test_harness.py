@@ -132,3 +132,55 @@ def test_given_urls_start_nothing(
     assert seen["base_url"] == "http://127.0.0.1:9/"
     assert seen["redis_url"] == "redis://127.0.0.1:1/0"
     assert "mcp-e2e started" not in result.stdout.str()
+
+
+def test_a_bad_console_heartbeat_is_one_clear_usage_error(pytester: pytest.Pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_p0="def test_p0(): pass")
+    for value in ("0", "abc", "-1", "inf"):
+        result = pytester.runpytest_subprocess("--console-heartbeat", value, "--no-metrics")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        err = result.stderr.str()
+        assert f"'{value}' is not a positive number of seconds" in err, err
+        assert "_positive_seconds" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--base-url", "not-a-url"),
+        ("--alertmanager-url", "ftp://127.0.0.1:9093"),
+        ("--redis-url", "http://127.0.0.1:6379"),
+    ],
+)
+def test_a_wrong_url_is_a_usage_error_before_anything_starts(
+    pytester: pytest.Pytester, option: str, value: str
+):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_p0="def test_p0(): pass")
+    result = pytester.runpytest_subprocess(option, value, "--no-metrics")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{option}: {value!r} is not a" in result.stderr.str()
+    assert "mcp-e2e started" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_an_unreachable_console_stops_the_run_with_one_clear_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: str
+):
+    # The suite's own base_url fixture, against a port where nothing listens.
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("PYTHONPATH", str(repo))
+    pytester.makeconftest((repo / "e2e" / "conftest.py").read_text())
+    pytester.makepyfile(
+        **{f"test_c{n}": f"def test_c{n}(base_url): pass" for n in range(6)}
+    )
+    result = pytester.runpytest_subprocess(
+        "--base-url", "http://127.0.0.1:1", "-n", workers, "--no-metrics", "-p", "no:randomly"
+    )
+    out = result.stdout.str()
+    assert result.ret != 0
+    outcomes = result.parseoutcomes()
+    assert 1 <= outcomes.get("errors", outcomes.get("error", 0)) <= max(1, int(workers)), out
+    assert "the console at http://127.0.0.1:1 does not answer" in out
+    assert "During handling of the above exception" not in out
