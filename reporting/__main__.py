@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(prog, f"--timeout must be > 0 and --retries between 0 and {MAX_PUSH_RETRIES}")
     auth = GatewayAuth.from_env(url=url)
     try:
-        auth.check_files()
+        auth.check()
     except TlsSettingsError as exc:
         return _fail(prog, str(exc))
     if args.command == "push":

@@ -31,7 +31,8 @@ TLS_ENV_VARS = (CA_FILE_ENV, CERT_FILE_ENV, KEY_FILE_ENV)
 
 
 class TlsSettingsError(ValueError):
-    """A TLS file named in the environment is missing or unusable (message names the variable)."""
+    """A credential or TLS file from the environment is unusable (the message names the
+    variable, never its value)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class GatewayAuth:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, url: str = "") -> GatewayAuth:
         environ = os.environ if environ is None else environ
-        username = environ.get(USERNAME_ENV) or None
-        password = environ.get(PASSWORD_ENV) or None
+        # A value read from a file or a Kubernetes secret often ends in a newline: not part of it.
+        username = _env(environ, USERNAME_ENV)
+        password = _env(environ, PASSWORD_ENV)
         parts = urlsplit(url)
         if username is None and parts.username:
             username = unquote(parts.username)
@@ -57,7 +59,7 @@ class GatewayAuth:
         return cls(
             username=username,
             password=password,
-            token=environ.get(TOKEN_ENV) or None,
+            token=_env(environ, TOKEN_ENV),
             ca_file=environ.get(CA_FILE_ENV) or None,
             cert_file=environ.get(CERT_FILE_ENV) or None,
             key_file=environ.get(KEY_FILE_ENV) or None,
@@ -90,8 +92,17 @@ class GatewayAuth:
             return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
         return {}
 
-    def check_files(self) -> None:
-        """TlsSettingsError if a TLS file named in the environment is not a readable file."""
+    def check(self) -> None:
+        """TlsSettingsError if a credential cannot go into a header (named, never shown) or a
+        TLS file named in the environment is not a readable file."""
+        for env, value in ((TOKEN_ENV, self.token), (USERNAME_ENV, self.username),
+                           (PASSWORD_ENV, self.password)):
+            if value and any(ord(c) < 0x20 or c == "\x7f" for c in value):
+                raise TlsSettingsError(f"{env} holds a control character (a line break?): "
+                                       "it cannot be sent in an HTTP header")
+        if self.token and not self.token.isascii():
+            raise TlsSettingsError(f"{TOKEN_ENV} holds non-ASCII characters: "
+                                   "it cannot be sent in an HTTP header")
         for env, path in ((CA_FILE_ENV, self.ca_file), (CERT_FILE_ENV, self.cert_file),
                           (KEY_FILE_ENV, self.key_file)):
             if path and not Path(path).is_file():
@@ -103,7 +114,7 @@ class GatewayAuth:
         """A context trusting the CA file and presenting the client certificate; None: default."""
         if not (self.ca_file or self.cert_file):
             return None
-        self.check_files()
+        self.check()
         try:
             context = ssl.create_default_context(cafile=self.ca_file)
             if self.cert_file:
@@ -117,9 +128,15 @@ class GatewayAuth:
         """`text` with every secret value replaced by ***."""
         for secret in self.secrets:
             if len(secret) >= MIN_SECRET_CHARS:
-                text = text.replace(secret, "***")
+                # Also as an error message would quote it (repr escapes, bytes).
+                for form in {secret, repr(secret)[1:-1], str(secret.encode())[2:-1]}:
+                    text = text.replace(form, "***")
         return text
 
     def _tls_envs(self) -> list[str]:
         return [env for env, path in ((CA_FILE_ENV, self.ca_file), (CERT_FILE_ENV, self.cert_file),
                                       (KEY_FILE_ENV, self.key_file)) if path]
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    return (environ.get(name) or "").rstrip("\r\n") or None

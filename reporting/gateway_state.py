@@ -54,7 +54,8 @@ class GatewayGroup:
         return number if math.isfinite(number) else None
 
     def last_push_time(self) -> float | None:
-        """When the group last changed (or, if it never succeeded, last failed to)."""
+        """When somebody last pushed to the group: the newer of its last success and its last
+        failure (a group still pushed to, even in vain, is not abandoned)."""
         times = [self.value(name) for name in ("push_time_seconds", "push_failure_time_seconds")]
         known = [time for time in times if time]
         return max(known) if known else None

@@ -11,8 +11,10 @@ and holds no secret. Otherwise it is rewritten, always the same way for the same
    `MAX_LABEL_CHARS` characters in all.
 
 So a test id longer than 200 characters keeps a readable prefix and a hash of the whole id: two
-different tests never share a series (`LabelValues` checks the values of one run and, should two
-shortened values ever meet, gives those the full 64-digit hash).
+different tests never share a series. `LabelValues` checks the values of one run: should a value
+ever meet one already given out (a test literally named like another's short form, or two ids
+that differ only where a secret was), the later one in the run's order hashes again with a
+counter (`\0` + 2, 3, ...) appended to what it hashes, until its label is free.
 """
 
 from __future__ import annotations
@@ -27,16 +29,19 @@ PREFIX_CHARS = MAX_LABEL_CHARS - len(MARKER) - HASH_CHARS
 MIN_SECRET_CHARS = 3
 
 
-def shortened(value: str, secrets: Iterable[str] = (), hash_chars: int = HASH_CHARS) -> str:
-    """`value` as published: unchanged, or rewritten by the rule in this module's docstring."""
+def shortened(value: str, secrets: Iterable[str] = (), salt: int = 0) -> str:
+    """`value` as published: unchanged, or rewritten by the rule in this module's docstring
+    (always rewritten, with `salt` in the hash, when a salt is given)."""
     text = value
-    changed = False
+    changed = salt > 0
     for secret in secrets:
         if len(secret) >= MIN_SECRET_CHARS and secret in text:
             text = text.replace(secret, "***")
             changed = True
     # The hash must not reveal a secret either: with one replaced, hash the redacted text.
-    hashed = f"{text}\0redacted" if changed else value
+    hashed = f"{text}\0redacted" if text != value else value
+    if salt:
+        hashed += f"\0{salt}"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -47,7 +52,7 @@ def shortened(value: str, secrets: Iterable[str] = (), hash_chars: int = HASH_CH
     if not changed:
         return text
     digest = hashlib.sha256(hashed.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{text[:PREFIX_CHARS]}{MARKER}{digest[:hash_chars]}"
+    return f"{text[:PREFIX_CHARS]}{MARKER}{digest[:HASH_CHARS]}"
 
 
 class LabelValues:
@@ -63,9 +68,10 @@ class LabelValues:
         if known is not None:
             return known
         out = shortened(value, self._secrets)
-        owner = self._owner.get(out)
-        if owner is not None and owner != value:
-            out = shortened(value, self._secrets, hash_chars=64)
+        salt = 1
+        while self._owner.get(out, value) != value:
+            salt += 1
+            out = shortened(value, self._secrets, salt)
         self._out[value] = out
         self._owner.setdefault(out, value)
         return out

@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     store_settings(config, settings)
     if settings.enabled:
         try:
-            GatewayAuth.from_env().check_files()
+            GatewayAuth.from_env().check()
         except TlsSettingsError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(RunReporter(config, settings), PLUGIN_NAME)

@@ -140,8 +140,8 @@ class GatewayClient:
         else:
             answer.ok, answer.status, answer.retryable = False, None, True
             answer.detail = _describe_error(error, timeout)
-            if isinstance(_reason(error), ssl.SSLError):
-                answer.retryable = False  # a certificate problem does not go away
+            if isinstance(_reason(error), (ssl.SSLError, ValueError)):
+                answer.retryable = False  # a certificate or a bad header does not go away
 
 
 def _reason(exc: BaseException) -> BaseException:
@@ -174,6 +174,9 @@ def _describe_error(exc: BaseException, timeout: float) -> str:
         return "connection refused (is the Pushgateway running?)"
     if isinstance(reason, (http.client.RemoteDisconnected, ConnectionResetError)):
         return "the gateway closed the connection without an answer"
+    if isinstance(reason, ValueError):
+        # http.client quotes the offending header, credentials and all: never show it.
+        return "the request could not be sent (an invalid header value: check the credentials)"
     if isinstance(reason, socket.gaierror):
         return f"cannot resolve host ({reason.strerror or reason})"
     if isinstance(reason, OSError) and reason.strerror:

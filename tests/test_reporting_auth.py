@@ -131,3 +131,47 @@ def test_a_token_wins_and_url_credentials_are_masked_and_never_pushed(suite, mon
     assert token not in metrics_file(suite).read_text()
     assert 'test="test_secret_id.py::test_with[***]…#' in pushed  # redacted, still its own series
     assert 'test="test_secret_id.py::test_with[plain]"' in pushed
+
+
+def test_a_token_read_with_its_trailing_newline_is_sent_without_it(suite, monkeypatch):
+    token = "tok-from-a-file-7c1e"
+    monkeypatch.setenv("E2E_PUSHGATEWAY_TOKEN", token + "\n")
+    add_samples(suite, "passing")
+    with FaultyGateway(put=Reply(200)) as gateway:
+        result = run_inline(suite, "--pushgateway-url", gateway.url)
+        puts = gateway.puts()
+    assert result.ret == pytest.ExitCode.OK
+    assert [put.headers["Authorization"] for put in puts] == [f"Bearer {token}"]
+    assert token not in all_output(result)
+
+
+@pytest.mark.parametrize("name", ["TOKEN", "PASSWORD"])
+def test_a_credential_no_header_can_carry_is_a_usage_error_that_hides_it(
+    suite, monkeypatch, name
+):
+    secret = "tok-SECRET\n-123"  # a line break inside: no HTTP header can carry it
+    _use(monkeypatch, **{name: secret, "USERNAME": "ci"})
+    add_samples(suite, "passing")
+    with FaultyGateway(put=Reply(200)) as gateway:
+        result = run_inline(suite, "--pushgateway-url", gateway.url)
+        puts = gateway.puts()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"E2E_PUSHGATEWAY_{name} holds a control character" in all_output(result)
+    assert puts == []
+    for form in ("tok-SECRET", "-123"):
+        assert form not in all_output(result)
+
+
+def test_a_header_the_client_refuses_is_not_retried_nor_quoted():
+    # The last net under GatewayAuth.check(): http.client's own error quotes the header.
+    from reporting.auth import GatewayAuth
+    from reporting.transport import Deadline, GatewayClient
+
+    secret = "tok-SECRET\n-123"
+    with FaultyGateway(put=Reply(200)) as gateway:
+        client = GatewayClient(gateway.url, GatewayAuth(token=secret), 2.0, 2, Deadline(5.0))
+        answer = client.request("PUT", "/metrics/job/x", b"")
+        puts = gateway.puts()
+    assert (answer.ok, answer.attempts, puts) == (False, 1, [])
+    assert "invalid header value" in answer.detail
+    assert "SECRET" not in answer.detail

@@ -93,10 +93,22 @@ def test_shortening_is_stable_and_never_merges():
     # A secret never reaches a label, nor its hash.
     assert shortened("test[tok-secret-123]", ["tok-secret-123"]).startswith("test[***]…#")
 
-    values = LabelValues()
     collider = shortened(long_a)  # a (contrived) test literally named like another's short form
-    assert values(collider) == collider
-    assert values(long_a) == long_a[:182] + "…#" + hashlib.sha256(long_a.encode()).hexdigest()
+    # In either order (a run sorts by node id, so long_a comes first): two tests, two labels;
+    # the first keeps its usual label, the later one hashes again with a counter.
+    for order in ([collider, long_a], [long_a, collider]):
+        values = LabelValues()
+        labels = [values(v) for v in order]
+        assert labels[0] == shortened(order[0])
+        assert labels[1] != labels[0]
+        assert labels[1] == shortened(order[1], salt=2)
+        assert [values(v) for v in order] == labels  # stable within the run
+
+    # Ids that differ only where a secret was redact alike: still one label each, no secret.
+    values = LabelValues(["aaa"])
+    labels = {values(v) for v in ("t[aaa**]", "t[*aaa*]", "t[**aaa]")}
+    assert len(labels) == 3
+    assert not any("aaa" in label for label in labels)
 
 
 @pytest.mark.parametrize(("value", "segment"), [
