@@ -2,8 +2,9 @@
 
 A group is stale when its last push attempt (the newer of `push_time_seconds` and
 `push_failure_time_seconds`: a group somebody still tries to push to is not abandoned) is at
-least `--older-than` before `--now` (default: the current time). Each stale group is deleted with `DELETE /metrics/job/<job>/<label>/<value>...`, built by
-`reporting.grouping` (`@base64` wherever a value is not plain), so odd label values work.
+least `--older-than` before `--now` (default: the current time). Each stale group is deleted
+with `DELETE /metrics/job/<job>/<label>/<value>...`, built by `reporting.grouping` (`@base64`
+wherever a value is not plain), so odd label values work.
 Only groups whose `job` is `--job` are touched. Exit status: 0 done (or nothing to do),
 1 the gateway could not be read or a delete failed, 2 bad input.
 """
