@@ -21,6 +21,7 @@ from tests.reporting_samples.support import (
     push_warnings,
     put_count,
     reporter_lines,
+    run,
     run_inline,
     running_gateway,
     spooled_files,
@@ -37,6 +38,23 @@ def gateway(tmp_path_factory):
 @pytest.fixture
 def suite(pytester, monkeypatch):
     return isolated(pytester, monkeypatch)
+
+
+def test_last_success_survives_a_failing_run_under_xdist(suite, gateway):
+    job = "last_success_xdist"
+    add_samples(suite, "passing")
+    args = ["-n", "2", "--pushgateway-url", gateway.url, "--metrics-job", job]
+    assert run(suite, *args).ret == pytest.ExitCode.OK
+    success_time = value(gateway_samples(gateway.url, job), "e2e_last_success_timestamp_seconds")
+    assert success_time is not None
+
+    (suite.path / "test_passing.py").unlink()
+    add_samples(suite, "failing")
+    assert run(suite, *args).ret == pytest.ExitCode.TESTS_FAILED
+    after = gateway_samples(gateway.url, job)
+    assert value(after, "e2e_run_success") == 0
+    assert value(after, "e2e_run_timestamp_seconds") > success_time
+    assert value(after, "e2e_last_success_timestamp_seconds") == success_time
 
 
 def test_last_success_survives_failing_runs_pushed_late_or_resent(suite, gateway, tmp_path):
