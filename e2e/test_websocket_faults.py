@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
+from itertools import pairwise
 
 import pytest
 from playwright.sync_api import expect
@@ -117,6 +119,52 @@ def test_connection_refused_falls_back_to_polling_and_data_keeps_flowing(
     assert console.client_state()["polling"] is False
 
 
+@pytest.mark.parametrize("random", [0.25, 0.999])
+def test_reconnects_back_off_exponentially_with_full_jitter_up_to_the_cap(
+    console: ConsolePage, relay: TcpRelay, random: float
+):
+    # Math.random pinned: each delay must be exactly random x min(cap, base x 2^failures).
+    base, cap, attempts = 200, 1600, 6
+    console.page.add_init_script(f"Math.random = () => {random};")
+    relay.refuse()
+    console.open(
+        ws_url=f"ws://{relay.address}/ws",
+        backoff_base_ms=base,
+        backoff_max_ms=cap,
+        fallback_after=100,  # no polling: only the socket's own retries
+    )
+    console.page.wait_for_function(
+        "n => window.__e2eSockets.filter(s => !s.open).length >= n", arg=attempts, timeout=30_000
+    )
+    sockets = page_sockets(console.page)[:attempts]
+    delays = [later["openedAt"] - earlier["closedAt"] for earlier, later in pairwise(sockets)]
+    wanted = [random * min(cap, base * 2**failures) for failures in range(1, attempts)]
+    # A timer never fires early; late by a loaded machine's scheduling at most.
+    late_ms = 250
+    assert all(w - 2 <= d <= w + late_ms for d, w in zip(delays, wanted, strict=True)), (
+        [round(d) for d in delays],
+        wanted,
+    )
+
+
+def test_a_failing_poll_says_offline_and_stale_until_polling_works_again(
+    console: ConsolePage, relay: TcpRelay
+):
+    relay.refuse()
+    console.open(ws_url=f"ws://{relay.address}/ws", fallback_after=2, **FAST)
+    console.expect_connection("fallback")
+    console.expect_stale(METRICS_PANEL, stale=False)
+    console.page.route("**/api/snapshot", lambda route: route.fulfill(status=503, body="down"))
+    console.expect_connection("offline")
+    for panel in (HEALTH_PANEL, METRICS_PANEL):
+        console.expect_stale(panel, stale=True)
+    assert console.client_stats()["pollFailures"] >= 1
+    console.page.unroute("**/api/snapshot")
+    console.expect_connection("fallback")
+    for panel in (HEALTH_PANEL, METRICS_PANEL):
+        console.expect_stale(panel, stale=False)
+
+
 def test_server_closing_before_hello_repeatedly_falls_back_then_recovers(
     console: ConsolePage, ws_proxy: WsFaultProxy
 ):
@@ -156,6 +204,35 @@ def test_a_duplicated_frame_is_applied_once(console: ConsolePage, ws_proxy: WsFa
     wait_for_render(console.page, push.id, METRICS_PANEL)
     renders_of_push = [r for r in all_renders(console.page) if r.event_id == push.id]
     assert len(renders_of_push) == 1
+    assert console.client_stats()["gaps"] == 0
+
+
+def test_an_event_seen_on_an_earlier_socket_is_not_applied_again(
+    console: ConsolePage, ws_proxy: WsFaultProxy, controls: ConsoleControls
+):
+    # seq restarts on each socket, so only the id can tell a replay across a reconnect.
+    console.open(**FAST)
+    rec = console.recorder
+    push = rec.wait_for("metrics.push", timeout_ms=15_000)
+    wait_for_render(console.page, push.id, METRICS_PANEL)
+    hello = envelope(
+        "hello",
+        {
+            "server": {"name": "replaying", "version": "1.0.0"},
+            "heartbeat_interval_ms": 1000,
+            "snapshot": controls.snapshot()["snapshot"],
+        },
+        1,
+        str(uuid.uuid4()),
+        time.time() * 1000,
+    )
+    replay = envelope("metrics.push", push.payload, 2, push.id, push.data["ts"])
+    ws_proxy.serve_next([hello, replay])
+    duplicates = console.client_stats()["duplicates"]
+    ws_proxy.close(4000, "e2e: reconnect to a server that replays")
+    rec.wait_for("metrics.push", lambda f: f.id == push.id and f.socket != push.socket)
+    console.wait_for_stat("duplicates", duplicates + 1)
+    assert [r.event_id for r in all_renders(console.page)].count(push.id) == 1
     assert console.client_stats()["gaps"] == 0
 
 

@@ -21,10 +21,17 @@
   window.WebSocket = class extends NativeWebSocket {
     constructor(...args) {
       super(...args);
-      const record = { url: String(args[0]), open: true, code: null, wasClean: null };
+      // openedAt/closedAt (epoch ms): a reconnect's delay is the next socket's openedAt minus
+      // this closedAt (this listener runs before the console's own close handler).
+      const record = {
+        url: String(args[0]), open: true, code: null, wasClean: null,
+        openedAt: now(), closedAt: null,
+      };
       sockets.push(record);
       this.addEventListener("close", (event) => {
-        Object.assign(record, { open: false, code: event.code, wasClean: event.wasClean });
+        Object.assign(record, {
+          open: false, code: event.code, wasClean: event.wasClean, closedAt: now(),
+        });
       });
       this.addEventListener("message", (event) => {
         const at = now();

@@ -59,7 +59,7 @@ def receipts(page: Page) -> dict[str, float]:
 
 
 def page_sockets(page: Page) -> list[dict[str, Any]]:
-    """The page's own list of sockets: url, open, close code, wasClean."""
+    """The page's own list of sockets: url, open, close code, wasClean, openedAt, closedAt."""
     return page.evaluate("window.__e2eSockets || []")
 
 
