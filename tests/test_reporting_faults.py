@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -148,6 +149,23 @@ def test_default_settings_bound_the_worst_case_under_ten_seconds():
     target = PushTarget(url="http://gateway:9091", job="mcp_e2e", grouping_key={})
     assert (target.timeout, target.retries) == (3.0, 2)
     assert target.worst_case_seconds < 10
+
+
+@pytest.mark.parametrize("name", ["hanging", "slow, trickling forever"])
+def test_a_gateway_that_never_answers_adds_no_more_than_the_push_budget(suite, name):
+    """The bound above, measured: the whole run (a trivial suite) within the worst case of
+    its settings, plus a second for pytest itself."""
+    fault = FAULTS[name]
+    timeout, retries = float(fault.args[1]), int(fault.args[3])
+    budget = PushTarget(url="http://gateway:9091", job="mcp_e2e", grouping_key={},
+                        timeout=timeout, retries=retries).worst_case_seconds
+    add_samples(suite, fault.sample)
+    with gateway_for(fault) as (url, _):
+        started = time.monotonic()
+        result = run_inline(suite, "--pushgateway-url", url, *fault.args)
+        elapsed = time.monotonic() - started
+    assert len(push_warnings(result)) == 1
+    assert elapsed <= budget + 1.0, f"{elapsed:.2f}s for a budget of {budget:.2f}s"
 
 
 def test_a_push_to_another_gateway_keeps_the_spooled_run(suite):
