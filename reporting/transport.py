@@ -103,6 +103,12 @@ class GatewayClient:
         answer.detail = _one_line(self.auth.redact(answer.detail))
         return answer
 
+    def _cut(self, timeout: float) -> str:
+        """What ended an attempt that got no answer: its own timeout, or the run's budget."""
+        if timeout < self.timeout:
+            return f"timeout: what was left of the {_seconds(self.deadline.seconds)}s push budget"
+        return "timeout"
+
     def _attempt(
         self, answer: Answer, method: str, path: str, body: bytes | None, timeout: float
     ) -> None:
@@ -127,7 +133,7 @@ class GatewayClient:
         thread.join(min(timeout + JOIN_GRACE, self.deadline.remaining() + DEADLINE_GRACE))
         if thread.is_alive():  # trickling: the socket timeout never fired; abandon the thread
             answer.ok, answer.status, answer.retryable = False, None, True
-            answer.detail = f"no complete answer within {_seconds(timeout)}s (timeout)"
+            answer.detail = f"no complete answer within {_seconds(timeout)}s ({self._cut(timeout)})"
             return
         error = result.get("error")
         if error is None:
@@ -139,7 +145,8 @@ class GatewayClient:
             answer.detail = _describe_http_error(error)
         else:
             answer.ok, answer.status, answer.retryable = False, None, True
-            answer.detail = _describe_error(error, timeout)
+            answer.detail = _describe_error(error, timeout).replace(
+                "(timeout)", f"({self._cut(timeout)})")
             if isinstance(_reason(error), (ssl.SSLError, ValueError)):
                 answer.retryable = False  # a certificate or a bad header does not go away
 
