@@ -139,12 +139,12 @@ def test_reconnects_back_off_exponentially_with_full_jitter_up_to_the_cap(
     sockets = page_sockets(console.page)[:attempts]
     delays = [later["openedAt"] - earlier["closedAt"] for earlier, later in pairwise(sockets)]
     wanted = [random * min(cap, base * 2**failures) for failures in range(1, attempts)]
-    # A timer never fires early; late by a loaded machine's scheduling at most.
-    late_ms = 250
-    assert all(w - 2 <= d <= w + late_ms for d, w in zip(delays, wanted, strict=True)), (
-        [round(d) for d in delays],
-        wanted,
-    )
+    shown = ([round(d) for d in delays], wanted)
+    # A timer never fires early, but a loaded machine fires it late: each delay is bounded
+    # loosely, their sum tightly enough that no jitter (4x at 0.25) or no cap (2x, 4x at the
+    # end) cannot pass.
+    assert all(w - 2 <= d <= w + 1000 for d, w in zip(delays, wanted, strict=True)), shown
+    assert sum(delays) <= 1.6 * sum(wanted), shown
 
 
 def test_a_failing_poll_says_offline_and_stale_until_polling_works_again(
