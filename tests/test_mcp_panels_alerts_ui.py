@@ -257,3 +257,34 @@ def test_snapshots_add_and_drop_alerts_but_never_roll_back(page, console, base_s
     expect(by_testid(page, "alerts-panel")).to_have_attribute("data-event-id", event_id)
     expect(by_testid(page, f"alert-row-{late['fingerprint']}")).to_be_visible()
     expect(by_testid(page, f"alert-row-{added['fingerprint']}")).to_be_visible()
+
+
+def test_the_toast_cap_evicts_the_oldest_non_critical_first(page, console, base_snapshot):
+    # No timeouts: only the cap can make a toast leave.
+    script = Script(page, console, base_snapshot, "toast_timeout_ms=0&toast_max=2")
+    script.hello([])
+    critical, first, second = alert("C", "critical"), alert("W1", "warning"), alert("W2", "info")
+    script.send("alert.fired", notification([critical, first, second]))
+    expect(by_testid(page, f"toast-{second['fingerprint']}")).to_have_count(1)
+    assert sorted(toast_ids(page)) == sorted(
+        [f"toast-{critical['fingerprint']}", f"toast-{second['fingerprint']}"]
+    )
+
+
+def test_a_firing_re_sent_after_its_resolution_toasts_no_more(page, console, base_snapshot):
+    # Alertmanager may deliver an older firing notification after the resolved one.
+    script = Script(page, console, base_snapshot, "toast_timeout_ms=0&toast_max=10")
+    script.hello([])
+    x = alert("X", "warning")
+    script.send("alert.fired", notification([x]))
+    toast = by_testid(page, f"toast-{x['fingerprint']}")
+    expect(toast).to_have_attribute("data-status", "firing")
+    script.send("alert.resolved", notification([done(x)]))
+    expect(toast).to_have_attribute("data-status", "resolved")
+    toasts = alert_stats(page)["toasts"]
+    fired = alert_stats(page)["fired"]
+    script.send("alert.fired", notification([x]))
+    page.wait_for_function("n => window.mcpAlerts.stats.fired > n", arg=fired)
+    assert alert_stats(page)["toasts"] == toasts
+    expect(toast).to_have_attribute("data-status", "resolved")
+    assert toast_ids(page) == [f"toast-{x['fingerprint']}"]
