@@ -27,10 +27,24 @@ class Frame:
     raw: str | bytes
     at_ms: float  # wall-clock receipt time on the test side, ms since epoch
     data: dict[str, Any] | None = None  # decoded JSON object, None when it is not one
-    errors: list[str] = field(default_factory=list)
+    parse_errors: list[str] = field(default_factory=list)  # why raw is not a JSON object
     # Made up by the test (a mock, an injection) or held back by it: its timing is the
     # test's, not the server's, so it is never a latency sample.
     scripted: bool = False
+    _errors: list[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def errors(self) -> list[str]:
+        """Every way the frame breaks the contract ([] when valid). Schema-checked on first
+        use, not on arrival: in Playwright's event dispatch a check would hold up the next
+        event. Every recorded frame is checked by the time its test ends (the latency
+        timelines read them all)."""
+        if self._errors is None:
+            checked = self.parse_errors
+            if not checked and self.data is not None:
+                checked = frame_errors(self.data)
+            self._errors = checked
+        return self._errors
 
     @property
     def type(self) -> str | None:
@@ -50,6 +64,13 @@ class Frame:
 
 
 def decode(raw: str | bytes) -> tuple[dict[str, Any] | None, list[str]]:
+    """The JSON object a frame holds, and every way it breaks the contract."""
+    data, problems = parse(raw)
+    return data, problems or frame_errors(data)
+
+
+def parse(raw: str | bytes) -> tuple[dict[str, Any] | None, list[str]]:
+    """The JSON object a frame holds (None if it holds none), and why not."""
     if isinstance(raw, bytes):
         return None, ["binary frame (the contract sends JSON text)"]
     try:
@@ -58,7 +79,7 @@ def decode(raw: str | bytes) -> tuple[dict[str, Any] | None, list[str]]:
         return None, [f"not JSON: {exc}"]
     if not isinstance(data, dict):
         return None, [f"not a JSON object: {type(data).__name__}"]
-    return data, frame_errors(data)
+    return data, []
 
 
 @dataclass
@@ -112,8 +133,8 @@ class FrameRecorder:
     def record(
         self, socket: int, direction: str, raw: str | bytes, scripted: bool = False
     ) -> Frame:
-        data, errors = decode(raw)
-        frame = Frame(socket, direction, raw, time.time() * 1000, data, errors, scripted)
+        data, problems = parse(raw)
+        frame = Frame(socket, direction, raw, time.time() * 1000, data, problems, scripted)
         self.frames.append(frame)
         return frame
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from playwright.sync_api import Page, WebSocketRoute
 
-from e2e.support.recorder import Frame, FrameRecorder, decode
+from e2e.support.recorder import Frame, FrameRecorder, parse
 
 CONSOLE_SOCKET = re.compile(r"/ws(\?.*)?$")
 
@@ -119,7 +119,7 @@ class WsFaultProxy:
     def held_frames(self) -> list[Frame]:
         """The current socket's frames held back so far, decoded."""
         sock = self.current
-        return [Frame(sock.index, "held", raw, 0.0, *decode(raw)) for raw in sock.held]
+        return [Frame(sock.index, "held", raw, 0.0, *parse(raw)) for raw in sock.held]
 
     def silence(self) -> None:
         """The server's frames stop reaching the page; the socket stays open (half-open)."""
@@ -166,14 +166,14 @@ class WsFaultProxy:
     def _from_server(self, sock: RoutedSocket, raw: str | bytes) -> None:
         if sock.silenced:
             return
-        data, errors = decode(raw)
+        data, problems = parse(raw)
         if sock.seq_shift and data is not None and isinstance(data.get("seq"), int):
             data["seq"] += sock.seq_shift
             raw = json.dumps(data)
         if sock.paused:
             sock.held.append(raw)
             return
-        frame = Frame(sock.index, "received", raw, 0.0, data, errors)
+        frame = Frame(sock.index, "received", raw, 0.0, data, problems)
         for rule in self._rules:
             if rule.remaining > 0 and rule.match(frame):
                 rule.remaining -= 1
