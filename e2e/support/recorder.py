@@ -37,8 +37,7 @@ class Frame:
     def errors(self) -> list[str]:
         """Every way the frame breaks the contract ([] when valid). Schema-checked on first
         use, not on arrival: in Playwright's event dispatch a check would hold up the next
-        event. Every recorded frame is checked by the time its test ends (the latency
-        timelines read them all)."""
+        event. The latency timelines read every received frame's at the end of a test."""
         if self._errors is None:
             checked = self.parse_errors
             if not checked and self.data is not None:
