@@ -108,7 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than", required=True, metavar="AGE",
                        help="e.g. 7d, 12h, 30m, 90s, 2w; 0s deletes every group of the job")
     prune.add_argument("--job", default=env.get("E2E_METRICS_JOB") or DEFAULT_JOB,
-                       help=f"the job whose groups are pruned (default {DEFAULT_JOB})")
+                       help=f"the job whose groups are pruned (default $E2E_METRICS_JOB or "
+                            f"{DEFAULT_JOB})")
     prune.add_argument("--dry-run", action="store_true", help="list, delete nothing")
     prune.add_argument("--now", type=float, metavar="UNIX_SECONDS",
                        help="the current time to measure ages from (default: now)")
