@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mcp_panels.envelope import ALERT_FIRED, ALERT_RESOLVED, now_ms
+from mcp_panels.envelope import ALERT_FIRED, ALERT_RESOLVED, dumps, now_ms
 from mcp_panels.jsonbody import MalformedJSON, decode_json
 
 log = logging.getLogger("mcp_panels.alerts")
@@ -36,6 +36,18 @@ _FINGERPRINT = re.compile(r"^[0-9A-Za-z_.:-]{1,128}$")
 STATUSES = ("firing", "resolved")
 # Resolutions remembered, so that a late repeat of a resolved alert does not bring it back.
 RESOLVED_MEMORY = 10_000
+# Every frame must fit a client's frame limit (1 MiB by default) in an alert storm too. So:
+# a label or annotation keeps its first MAX_VALUE_CHARS characters (then "…"), an alert its
+# first MAX_ENTRIES labels and annotations (by name); an event carries alerts up to
+# EVENT_BUDGET_BYTES (more alerts, more events); a snapshot lists firing alerts, most severe
+# and newest first, up to SNAPSHOT_ALERTS_BYTES and says how many it left out.
+MAX_VALUE_CHARS = 1024
+MAX_KEY_CHARS = 128
+MAX_ENTRIES = 64
+EVENT_BUDGET_BYTES = 256 * 1024
+SNAPSHOT_ALERTS_BYTES = 512 * 1024
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+MAX_SAFE_INTEGER = 2**53 - 1  # what a browser reads back exactly
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -83,9 +95,20 @@ def _string_map(value: Any, where: str, *, required: bool = False) -> dict[str, 
         return {}
     if not isinstance(value, dict):
         raise WebhookError(f"{where} must be an object of strings, got {_kind(value)}")
-    return {
+    entries = {
         _text(key, f"{where} key"): _text(item, f"{where}.{key}") for key, item in value.items()
     }
+    if len(entries) > MAX_ENTRIES:
+        log.warning("%s: %d entries, keeping the first %d by name", where, len(entries),
+                    MAX_ENTRIES)
+    return {
+        _bounded(key, MAX_KEY_CHARS): _bounded(entries[key], MAX_VALUE_CHARS)
+        for key in sorted(entries)[:MAX_ENTRIES]
+    }
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _kind(value: Any) -> str:
@@ -104,7 +127,10 @@ def parse_time_ms(value: Any, where: str) -> int | None:
         raise WebhookError(f"{where} has no time zone: {text[:64]!r}")
     if parsed.year <= 1:
         return None  # 0001-01-01T00:00:00Z: "not set" (endsAt of a firing alert)
-    return max(0, int(parsed.astimezone(UTC).timestamp() * 1000))
+    try:
+        return max(0, int(parsed.astimezone(UTC).timestamp() * 1000))
+    except (OverflowError, OSError):  # 9999-12-31T23:59-23:59 is past datetime's range in UTC
+        raise WebhookError(f"{where} is out of range: {text[:64]!r}") from None
 
 
 def _alert(raw: Any, index: int, received_at: int) -> Payload:
@@ -154,7 +180,11 @@ def parse_notification(body: Any, received_at: int | None = None) -> Notificatio
     if not isinstance(alerts, list):
         raise WebhookError(f"'alerts' must be a list, got {_kind(alerts)}")
     truncated = body.get("truncatedAlerts", 0)
-    if isinstance(truncated, bool) or not isinstance(truncated, int) or truncated < 0:
+    if (
+        isinstance(truncated, bool)
+        or not isinstance(truncated, int)
+        or not 0 <= truncated <= MAX_SAFE_INTEGER
+    ):
         raise WebhookError(f"'truncatedAlerts' must be a count, got {truncated!r}")
 
     def optional_text(key: str) -> str:
@@ -184,6 +214,20 @@ def event_payload(notification: Notification, alerts: list[Payload]) -> Payload:
     }
 
 
+def in_budget(alerts: list[Payload], budget: int = EVENT_BUDGET_BYTES) -> list[list[Payload]]:
+    """The alerts in consecutive chunks of at most `budget` bytes of JSON (one alert at least)."""
+    chunks: list[list[Payload]] = []
+    size = budget
+    for alert in alerts:
+        cost = len(dumps(alert).encode("utf-8")) + 1
+        if size + cost > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(alert)
+        size += cost
+    return chunks
+
+
 # -- state --------------------------------------------------------------------------------
 
 
@@ -204,6 +248,23 @@ class AlertBook:
 
     def firing(self) -> list[Payload]:
         return list(self._active.values())
+
+    def shown(self, budget: int = SNAPSHOT_ALERTS_BYTES) -> tuple[list[Payload], int]:
+        """The firing alerts a snapshot lists, most severe then newest first, within `budget`
+        bytes of JSON, in arrival order; and how many it leaves out."""
+        ranked = sorted(
+            self._active.values(),
+            key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), -a["starts_at"]),
+        )
+        kept: set[str] = set()
+        size = 0
+        for alert in ranked:
+            size += len(dumps(alert).encode("utf-8")) + 1
+            if size > budget and kept:
+                break
+            kept.add(alert["fingerprint"])
+        listed = [a for a in self._active.values() if a["fingerprint"] in kept]
+        return listed, len(self._active) - len(listed)
 
     def news(self, alerts: list[Payload]) -> tuple[list[Payload], list[Payload], int]:
         """Split a notification's alerts into (newly firing, newly resolved, repeats)."""
@@ -300,8 +361,8 @@ async def alertmanager_webhook(request: Request) -> Response:
     fired, resolved, repeats = console.state.alert_book.news(notification.alerts)
     events = []
     for event_type, alerts in ((ALERT_FIRED, fired), (ALERT_RESOLVED, resolved)):
-        if alerts:
-            event, _ = console.publish(event_type, event_payload(notification, alerts))
+        for chunk in in_budget(alerts):
+            event, _ = console.publish(event_type, event_payload(notification, chunk))
             events.append({"id": event.id, "type": event.type, "ts": event.ts})
     log.info(
         "alertmanager webhook receiver=%s alerts=%d fired=%d resolved=%d repeats=%d "

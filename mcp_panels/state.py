@@ -80,10 +80,12 @@ class PanelState:
 
     def snapshot(self) -> Payload:
         """All panels at once: what hello carries and GET /api/snapshot answers."""
+        alerts, omitted = self.alert_book.shown()
         snapshot = {
             "health": self.health,
             "metrics": self.metrics,
-            "alerts": self.alert_book.firing(),
+            "alerts": alerts,
+            "alerts_omitted": omitted,
             "generated_at": now_ms(),
         }
         if self.cache is not None:

@@ -23,7 +23,11 @@ from harness.alertmanager_config import start_for_console, write_webhook_token
 from harness.process import Service
 from harness.services import start_console, start_redis
 from mcp_panels.alerts import (
+    EVENT_BUDGET_BYTES,
     MAX_BODY_BYTES,
+    MAX_ENTRIES,
+    MAX_VALUE_CHARS,
+    SNAPSHOT_ALERTS_BYTES,
     AlertBook,
     WebhookError,
     authorized,
@@ -298,14 +302,19 @@ def test_hostile_and_odd_alert_text_is_stored_verbatim(api, client):
     post(api, notification(alert))
     frame = client.next_alert_event()
     (sent,) = frame["payload"]["alerts"]
-    assert sent["annotations"] == annotations
-    assert sent["labels"] == alert["labels"]
+    # Verbatim, but for values past MAX_VALUE_CHARS: their first characters and "…".
+    cut = {
+        "long": "x" * (MAX_VALUE_CHARS - 1) + "…",
+        "long_label": "y" * (MAX_VALUE_CHARS - 1) + "…",
+    }
+    assert sent["annotations"] == {**annotations, "long": cut["long"]}
+    assert sent["labels"] == {**alert["labels"], "long_label": cut["long_label"]}
     (held,) = [
         a
         for a in api.get("/api/snapshot").json()["snapshot"]["alerts"]
         if a["fingerprint"] == alert["fingerprint"]
     ]
-    assert held["annotations"] == annotations
+    assert held["annotations"] == sent["annotations"]
     post(api, notification(resolved(alert)))
     client.next_alert_event()
 
@@ -551,3 +560,68 @@ def test_alertmanager_without_the_token_is_refused(guarded, guarded_api, guarded
             assert time.monotonic() < deadline, "Alertmanager never reported a failed webhook"
             time.sleep(0.1)
     marker_comes_next(guarded_api, guarded_client)  # the refused alert never reached a socket
+
+
+def compact_bytes(value: Any) -> int:
+    """Bytes of `value` as the console sends JSON (no spaces, UTF-8)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def test_an_alert_storm_fits_every_frame_a_client_accepts(api, client):
+    # 2 500 alerts of one group in one body, as Alertmanager sends a storm (max_alerts: 0).
+    text = "pod crash-looping in namespace payments, restarted 12 times in 10 minutes " * 4
+    storm = [
+        am_alert(
+            "KubePodCrashLooping",
+            severity="critical" if i < 10 else "warning",
+            annotations={"summary": f"pod-{i} {text}"},
+            pod=f"pod-{i}",
+        )
+        for i in range(2500)
+    ]
+    body = notification(*storm)
+    assert len(json.dumps(body)) > 1024 * 1024
+    answer = post(api, body)
+    assert answer["fired"] == 2500
+    frames = [client.next_alert_event() for _ in answer["events"]]
+    assert sum(len(f["payload"]["alerts"]) for f in frames) == 2500
+    assert max(compact_bytes(f["payload"]["alerts"]) for f in frames) <= EVENT_BUDGET_BYTES
+    raw = api.get("/api/snapshot")
+    assert len(raw.content) < 1024 * 1024  # under the page's default max_frame_bytes
+    snapshot = raw.json()["snapshot"]
+    assert_valid(SNAPSHOT, raw.json())
+    listed = {a["fingerprint"] for a in snapshot["alerts"]}
+    assert len(listed) + snapshot["alerts_omitted"] == 2500
+    assert snapshot["alerts_omitted"] > 0
+    assert {a["fingerprint"] for a in storm[:10]} <= listed  # the criticals first
+    assert compact_bytes(snapshot["alerts"]) <= SNAPSHOT_ALERTS_BYTES
+    post(api, notification(*[resolved(a) for a in storm]))
+    assert api.get("/api/snapshot").json()["snapshot"]["alerts_omitted"] == 0
+
+
+def test_an_alert_with_too_many_labels_keeps_the_first_by_name(api, client):
+    labels = {f"label_{i:03d}": "v" for i in range(MAX_ENTRIES + 10)}
+    alert = am_alert("ManyLabels", severity="info", **labels)
+    post(api, notification(alert))
+    (sent,) = client.next_alert_event()["payload"]["alerts"]
+    assert len(sent["labels"]) == MAX_ENTRIES
+    assert list(sent["labels"]) == sorted({**alert["labels"]})[:MAX_ENTRIES]
+    post(api, notification(resolved(alert)))
+    client.next_alert_event()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"startsAt": "9999-12-31T23:59:59-23:59"}, "startsAt is out of range"),
+        ({"endsAt": "9999-12-31T23:59:59-23:59"}, "endsAt is out of range"),
+    ],
+)
+def test_a_time_past_the_calendar_is_a_400(api, change, message):
+    answer = post(api, notification({**am_alert(), **change}), status=400)
+    assert message in answer["error"]
+
+
+def test_a_truncated_count_no_browser_can_read_is_a_400(api):
+    answer = post(api, notification(am_alert(), truncated=10**400), status=400)
+    assert "'truncatedAlerts' must be a count" in answer["error"]

@@ -89,10 +89,13 @@ class Script:
         )
         return event_id
 
-    def hello(self, alerts: list[dict[str, Any]], generated_at: int | None = None) -> str:
+    def hello(
+        self, alerts: list[dict[str, Any]], generated_at: int | None = None, omitted: int = 0
+    ) -> str:
         snapshot = {
             **self.base["snapshot"],
             "alerts": alerts,
+            "alerts_omitted": omitted,
             "generated_at": generated_at or now_ms(),
         }
         return self.send(
@@ -288,3 +291,41 @@ def test_a_firing_re_sent_after_its_resolution_toasts_no_more(page, console, bas
     assert alert_stats(page)["toasts"] == toasts
     expect(toast).to_have_attribute("data-status", "resolved")
     assert toast_ids(page) == [f"toast-{x['fingerprint']}"]
+
+
+def test_a_snapshot_that_leaves_alerts_out_keeps_the_rows_it_cannot_vouch_for(
+    page, console, base_snapshot
+):
+    # An alert storm: the console lists only what fits a frame and says how many it left out.
+    script = Script(page, console, base_snapshot, "toast_timeout_ms=0&toast_max=10")
+    shown, other = alert("Shown", "critical"), alert("Other", "warning")
+    script.hello([shown, other], omitted=40)
+    note = by_testid(page, "alerts-truncated")
+    expect(note).to_have_text("40 more firing alert(s) not listed by the console")
+
+    def snapshot(alerts: list[dict[str, Any]], omitted: int, at: int):
+        body = {
+            **base_snapshot,
+            "snapshot": {
+                **base_snapshot["snapshot"],
+                "alerts": alerts,
+                "alerts_omitted": omitted,
+                "generated_at": at,
+            },
+        }
+        return lambda route: route.fulfill(json=body)
+
+    # A resync from a partial snapshot that lists `shown` only: `other` may still fire.
+    at = now_ms() + 1000
+    page.route("**/api/snapshot", snapshot([shown], 41, at))
+    script.send("heartbeat", {"interval_ms": 20000}, seq=5)  # a gap: resync
+    expect(by_testid(page, "alerts-panel")).to_have_attribute("data-event-id", f"snapshot:{at}")
+    expect(note).to_have_text("41 more firing alert(s) not listed by the console")
+    expect(by_testid(page, f"alert-row-{other['fingerprint']}")).to_have_count(1)
+    assert alert_stats(page)["resolved"] == 0
+    # A complete snapshot without it: now it has resolved.
+    page.unroute("**/api/snapshot")
+    page.route("**/api/snapshot", snapshot([shown], 0, at + 1000))
+    script.send("heartbeat", {"interval_ms": 20000}, seq=9)
+    expect(by_testid(page, f"alert-row-{other['fingerprint']}")).to_have_count(0)
+    expect(note).to_be_hidden()

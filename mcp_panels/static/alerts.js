@@ -22,6 +22,7 @@
   const toasted = new Set();  // fingerprint@starts_at that already got a firing toast
   const toastedOrder = [];
   const truncated = new Map();  // group_key -> truncatedAlerts of its latest notification
+  let omitted = 0;  // firing alerts the latest snapshot left out (an alert storm)
   let alertsAt = null;  // server time (ms) of the alert state shown
   let seeded = false;  // the first snapshot (page load) shows what fires, without toasts
   const timers = new WeakMap();  // toast element -> its dismissal timer
@@ -137,8 +138,11 @@
     if (note) {
       let left = 0;
       for (const n of truncated.values()) left += n;
-      note.hidden = left === 0;
-      note.textContent = left === 0 ? "" : left + " more alert(s) left out by Alertmanager";
+      const parts = [];
+      if (left > 0) parts.push(left + " more alert(s) left out by Alertmanager");
+      if (omitted > 0) parts.push(omitted + " more firing alert(s) not listed by the console");
+      note.hidden = parts.length === 0;
+      note.textContent = parts.join("; ");
     }
     // Stamped last, after the content, like the other panels.
     const section = byTestId("alerts-panel");
@@ -257,8 +261,10 @@
 
   /* Snapshot alerts (hello, resync, polling). A fetched snapshot older than the alert
    * events already shown is skipped; alerts it adds or drops after the first render toast
-   * like events would, so fallback polling still notifies. */
-  function applySnapshot(alerts, eventId, seq, fromFrame, generatedAt) {
+   * like events would, so fallback polling still notifies. A snapshot that left alerts out
+   * (`alertsOmitted` > 0, an alert storm) cannot tell that a missing one resolved: those
+   * rows stay. */
+  function applySnapshot(alerts, eventId, seq, fromFrame, generatedAt, alertsOmitted) {
     if (!Array.isArray(alerts)) return false;
     if (!fromFrame && alertsAt !== null && typeof generatedAt === "number" &&
         generatedAt <= alertsAt) {
@@ -268,15 +274,17 @@
     for (const alert of alerts) {
       if (validAlert(alert) && alert.status === "firing") incoming.set(alert.fingerprint, alert);
     }
+    const complete = !(Number.isInteger(alertsOmitted) && alertsOmitted > 0);
     for (const [fp, alert] of Array.from(active)) {
       const next = incoming.get(fp);
-      if (!next || next.starts_at !== alert.starts_at) resolve(alert, seeded);
+      if (next ? next.starts_at !== alert.starts_at : complete) resolve(alert, seeded);
     }
     for (const alert of incoming.values()) {
       if (!seeded) toasted.add(keyOf(alert));  // already firing at page load: no toast
       fire(alert, seeded);
     }
     if (typeof generatedAt === "number") alertsAt = generatedAt;
+    omitted = complete ? 0 : alertsOmitted;
     seeded = true;
     finishPanel(eventId, seq);
     return true;

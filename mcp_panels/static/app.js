@@ -236,8 +236,10 @@
 
   // The alerts panel and its toasts live in alerts.js (loaded first, as window.mcpAlerts).
   const alertsView = window.mcpAlerts || null;
-  function renderAlerts(alerts, eventId, seq, fromFrame, generatedAt) {
-    if (alertsView) alertsView.applySnapshot(alerts, eventId, seq, fromFrame, generatedAt);
+  function renderAlerts(alerts, eventId, seq, fromFrame, generatedAt, omitted) {
+    if (alertsView) {
+      alertsView.applySnapshot(alerts, eventId, seq, fromFrame, generatedAt, omitted);
+    }
   }
   // The Redis cache panel lives in cache.js (loaded first, as window.mcpCache).
   const cacheView = window.mcpCache || null;
@@ -272,7 +274,8 @@
       renderMetrics(snapshot.metrics);
       stamp("metrics", eventId, seq);
     }
-    renderAlerts(snapshot.alerts, eventId, seq, fromFrame, snapshot.generated_at);
+    renderAlerts(snapshot.alerts, eventId, seq, fromFrame, snapshot.generated_at,
+                 snapshot.alerts_omitted);
     renderCache(snapshot.cache, eventId, seq, fromFrame, snapshot.generated_at);
     return true;
   }
