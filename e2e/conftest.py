@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Playwright
 
 from e2e.pages.console import ConsolePage
@@ -44,6 +45,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "WebSocket event (env E2E_OTLP_ENDPOINT; default: no traces)",
     )
     parser.addini("otlp_endpoint", "OTLP/HTTP collector for WebSocket event spans")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    endpoint = setting(config, "otlp_endpoint", "E2E_OTLP_ENDPOINT", "otlp_endpoint")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # A wrong URL is a usage error now, not an error in every test later.
+            raise pytest.UsageError(
+                f"--otlp-endpoint: {endpoint!r} is not a http or https URL "
+                "(e.g. http://127.0.0.1:4318)"
+            )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -141,7 +154,11 @@ def console(
     yield ConsolePage(page, base_url, recorder)
     if page.is_closed():
         return
-    seen = timelines(recorder.frames, renders.all_renders(page), renders.receipts(page))
+    try:
+        shown, received = renders.all_renders(page), renders.receipts(page)
+    except PlaywrightError:
+        return  # the browser is gone (Ctrl-C, a crash): nothing left to measure
+    seen = timelines(recorder.frames, shown, received)
     for event in seen:
         observe(request, WS_LATENCY, event.latency_s, event_type=event.event_type)
         if event_tracer is not None:

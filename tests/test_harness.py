@@ -172,9 +172,7 @@ def test_an_unreachable_console_stops_the_run_with_one_clear_error(
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("PYTHONPATH", str(repo))
     pytester.makeconftest((repo / "e2e" / "conftest.py").read_text())
-    pytester.makepyfile(
-        **{f"test_c{n}": f"def test_c{n}(base_url): pass" for n in range(6)}
-    )
+    pytester.makepyfile(**{f"test_c{n}": f"def test_c{n}(base_url): pass" for n in range(6)})
     result = pytester.runpytest_subprocess(
         "--base-url", "http://127.0.0.1:1", "-n", workers, "--no-metrics", "-p", "no:randomly"
     )
@@ -184,3 +182,19 @@ def test_an_unreachable_console_stops_the_run_with_one_clear_error(
     assert 1 <= outcomes.get("errors", outcomes.get("error", 0)) <= max(1, int(workers)), out
     assert "the console at http://127.0.0.1:1 does not answer" in out
     assert "During handling of the above exception" not in out
+
+
+@pytest.mark.parametrize(("args", "env"), [(["--otlp-endpoint", "notaurl"], None), ([], "http://")])
+def test_a_wrong_otlp_endpoint_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args, env
+):
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("PYTHONPATH", str(repo))
+    if env is not None:
+        monkeypatch.setenv("E2E_OTLP_ENDPOINT", env)
+    pytester.makeconftest((repo / "e2e" / "conftest.py").read_text())
+    pytester.makepyfile(test_p0="def test_p0(): pass")
+    result = pytester.runpytest_subprocess(*args, "--no-metrics")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--otlp-endpoint:" in result.stderr.str()
+    assert "is not a http or https URL" in result.stderr.str()

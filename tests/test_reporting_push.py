@@ -261,3 +261,15 @@ def test_python_m_reporting_push_fails_loudly(tmp_path, capsys):
     assert "nope.prom" in missing_err
     assert bad_url == 2
     assert "is not a Pushgateway URL" in bad_url_err
+
+
+def test_a_metrics_file_that_cannot_be_written_says_so_and_leaves_nothing(suite, gateway):
+    add_samples(suite, "passing")
+    folder = suite.path / "a-folder"
+    folder.mkdir()
+    result = run_inline(suite, "--pushgateway-url", gateway.url, "--metrics-file", str(folder))
+    assert result.ret == pytest.ExitCode.OK  # the tests passed; the file is not theirs
+    assert any("cannot write" in line for line in reporter_lines(result)), reporter_lines(result)
+    assert "NOT WRITTEN" in reporter_lines(result)[-1]
+    assert sorted(p.name for p in suite.path.iterdir() if p.name.endswith(".tmp")) == []
+    assert list(folder.iterdir()) == []
