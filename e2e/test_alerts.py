@@ -190,7 +190,9 @@ def test_alert_text_is_shown_as_text_and_runs_nothing(
     for runbook in (alerts_view.runbook(fp), alerts_view.toast_runbook(fp)):
         expect(runbook).to_have_attribute("data-unsafe", "true")
         assert runbook.get_attribute("href") is None
-        runbook.click()
+        # Dispatched to the element itself: other tests' toasts (a shared console) may cover
+        # the row, and a pointer click would land on them instead.
+        runbook.dispatch_event("click")
     assert console.page.evaluate("window.__pwned") is None
 
     frame = wait_event(console.recorder, "alert.fired", alert)
@@ -220,8 +222,10 @@ def test_runbook_link_opens_the_alerts_guide_section(
         re.compile(r"^https://github\.com/"),
         lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>guide</h1>"),
     )
+    # The toast's link: toasts sit above the panel, and other tests' toasts (a shared
+    # console) may cover the row's.
     with page.context.expect_page(timeout=BUDGET_MS) as opened:
-        link.click()
+        alerts_view.toast_runbook(alert.fingerprint).click()
     guide = opened.value
     guide.wait_for_load_state()
     assert guide.url == runbook_url
