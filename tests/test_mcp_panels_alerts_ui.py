@@ -139,6 +139,12 @@ def done(a: dict[str, Any]) -> dict[str, Any]:
     return {**a, "status": "resolved", "ends_at": now_ms()}
 
 
+def serve_snapshot(base: dict[str, Any], alerts: list[dict[str, Any]], at: int, omitted: int = 0):
+    """A route handler answering GET /api/snapshot with these alerts, generated at `at`."""
+    snapshot = {**base["snapshot"], "alerts": alerts, "alerts_omitted": omitted, "generated_at": at}
+    return lambda route: route.fulfill(json={**base, "snapshot": snapshot})
+
+
 def by_testid(page: Page, testid: str):
     return page.locator(f'[data-testid="{testid}"]')
 
@@ -228,14 +234,7 @@ def test_snapshots_add_and_drop_alerts_but_never_roll_back(page, console, base_s
     added = alert("Added", "critical")
     generated_at = now_ms() + 1000
 
-    def snapshot(alerts: list[dict[str, Any]], at: int):
-        body = {
-            **base_snapshot,
-            "snapshot": {**base_snapshot["snapshot"], "alerts": alerts, "generated_at": at},
-        }
-        return lambda route: route.fulfill(json=body)
-
-    page.route("**/api/snapshot", snapshot([kept, added], generated_at))
+    page.route("**/api/snapshot", serve_snapshot(base_snapshot, [kept, added], generated_at))
     script.send("heartbeat", {"interval_ms": 20000}, seq=5)  # a gap: resync from the snapshot
     expect(by_testid(page, "alerts-panel")).to_have_attribute(
         "data-event-id", f"snapshot:{generated_at}"
@@ -254,7 +253,7 @@ def test_snapshots_add_and_drop_alerts_but_never_roll_back(page, console, base_s
     expect(by_testid(page, "alerts-panel")).to_have_attribute("data-event-id", event_id)
     page.unroute("**/api/snapshot")
     resyncs = page.evaluate("() => window.mcpConsole.stats.resyncs")
-    page.route("**/api/snapshot", snapshot([kept], generated_at + 2000))
+    page.route("**/api/snapshot", serve_snapshot(base_snapshot, [kept], generated_at + 2000))
     script.send("heartbeat", {"interval_ms": 20000}, seq=script.seq + 2)
     page.wait_for_function("n => window.mcpConsole.stats.resyncs > n", arg=resyncs)
     expect(by_testid(page, "alerts-panel")).to_have_attribute("data-event-id", event_id)
@@ -303,21 +302,9 @@ def test_a_snapshot_that_leaves_alerts_out_keeps_the_rows_it_cannot_vouch_for(
     note = by_testid(page, "alerts-truncated")
     expect(note).to_have_text("40 more firing alert(s) not listed by the console")
 
-    def snapshot(alerts: list[dict[str, Any]], omitted: int, at: int):
-        body = {
-            **base_snapshot,
-            "snapshot": {
-                **base_snapshot["snapshot"],
-                "alerts": alerts,
-                "alerts_omitted": omitted,
-                "generated_at": at,
-            },
-        }
-        return lambda route: route.fulfill(json=body)
-
     # A resync from a partial snapshot that lists `shown` only: `other` may still fire.
     at = now_ms() + 1000
-    page.route("**/api/snapshot", snapshot([shown], 41, at))
+    page.route("**/api/snapshot", serve_snapshot(base_snapshot, [shown], at, omitted=41))
     script.send("heartbeat", {"interval_ms": 20000}, seq=5)  # a gap: resync
     expect(by_testid(page, "alerts-panel")).to_have_attribute("data-event-id", f"snapshot:{at}")
     expect(note).to_have_text("41 more firing alert(s) not listed by the console")
@@ -325,7 +312,7 @@ def test_a_snapshot_that_leaves_alerts_out_keeps_the_rows_it_cannot_vouch_for(
     assert alert_stats(page)["resolved"] == 0
     # A complete snapshot without it: now it has resolved.
     page.unroute("**/api/snapshot")
-    page.route("**/api/snapshot", snapshot([shown], 0, at + 1000))
+    page.route("**/api/snapshot", serve_snapshot(base_snapshot, [shown], at + 1000))
     script.send("heartbeat", {"interval_ms": 20000}, seq=9)
     expect(by_testid(page, f"alert-row-{other['fingerprint']}")).to_have_count(0)
     expect(note).to_be_hidden()
