@@ -214,12 +214,17 @@ def event_payload(notification: Notification, alerts: list[Payload]) -> Payload:
     }
 
 
+def json_bytes(alert: Payload) -> int:
+    """Bytes the alert takes in a frame's JSON list (with its comma)."""
+    return len(dumps(alert).encode("utf-8")) + 1
+
+
 def in_budget(alerts: list[Payload], budget: int = EVENT_BUDGET_BYTES) -> list[list[Payload]]:
     """The alerts in consecutive chunks of at most `budget` bytes of JSON (one alert at least)."""
     chunks: list[list[Payload]] = []
     size = budget
     for alert in alerts:
-        cost = len(dumps(alert).encode("utf-8")) + 1
+        cost = json_bytes(alert)
         if size + cost > budget:
             chunks.append([])
             size = 0
@@ -240,6 +245,7 @@ class AlertBook:
 
     def __init__(self, resolved_memory: int = RESOLVED_MEMORY) -> None:
         self._active: dict[str, Payload] = {}
+        self._bytes: dict[str, int] = {}  # fingerprint -> json_bytes of its active alert
         self._resolved: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._resolved_memory = resolved_memory
 
@@ -259,7 +265,7 @@ class AlertBook:
         kept: set[str] = set()
         size = 0
         for alert in ranked:
-            size += len(dumps(alert).encode("utf-8")) + 1
+            size += self._bytes[alert["fingerprint"]]
             if size > budget and kept:
                 break
             kept.add(alert["fingerprint"])
@@ -295,12 +301,15 @@ class AlertBook:
             # Re-inserted, so a re-fired alert moves to the end like a new one.
             self._active.pop(alert["fingerprint"], None)
             self._active[alert["fingerprint"]] = alert
+            # Measured once here, not on every snapshot (each hello and poll).
+            self._bytes[alert["fingerprint"]] = json_bytes(alert)
 
     def apply_resolved(self, payload: Payload) -> None:
         for alert in payload["alerts"]:
             shown = self._active.get(alert["fingerprint"])
             if shown is not None and _key(shown) == _key(alert):
                 del self._active[alert["fingerprint"]]
+                del self._bytes[alert["fingerprint"]]
             self._resolved[_key(alert)] = None
             self._resolved.move_to_end(_key(alert))
         while len(self._resolved) > self._resolved_memory:

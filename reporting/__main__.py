@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from reporting.auth import GatewayAuth, TlsSettingsError
+from reporting.auth import GatewayAuth, GatewaySettingsError
 from reporting.options import (
     DEFAULT_ENV,
     DEFAULT_JOB,
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     auth = GatewayAuth.from_env(url=url)
     try:
         auth.check()
-    except TlsSettingsError as exc:
+    except GatewaySettingsError as exc:
         return _fail(prog, str(exc))
     if args.command == "push":
         return _push(args, url, auth)

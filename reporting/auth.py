@@ -30,7 +30,7 @@ KEY_FILE_ENV = "E2E_PUSHGATEWAY_KEY_FILE"
 TLS_ENV_VARS = (CA_FILE_ENV, CERT_FILE_ENV, KEY_FILE_ENV)
 
 
-class TlsSettingsError(ValueError):
+class GatewaySettingsError(ValueError):
     """A credential or TLS file from the environment is unusable (the message names the
     variable, never its value)."""
 
@@ -93,22 +93,22 @@ class GatewayAuth:
         return {}
 
     def check(self) -> None:
-        """TlsSettingsError if a credential cannot go into a header (named, never shown) or a
+        """GatewaySettingsError if a credential cannot go into a header (named, never shown) or a
         TLS file named in the environment is not a readable file."""
         for env, value in ((TOKEN_ENV, self.token), (USERNAME_ENV, self.username),
                            (PASSWORD_ENV, self.password)):
             if value and any(ord(c) < 0x20 or c == "\x7f" for c in value):
-                raise TlsSettingsError(f"{env} holds a control character (a line break?): "
+                raise GatewaySettingsError(f"{env} holds a control character (a line break?): "
                                        "it cannot be sent in an HTTP header")
         if self.token and not self.token.isascii():
-            raise TlsSettingsError(f"{TOKEN_ENV} holds non-ASCII characters: "
+            raise GatewaySettingsError(f"{TOKEN_ENV} holds non-ASCII characters: "
                                    "it cannot be sent in an HTTP header")
         for env, path in ((CA_FILE_ENV, self.ca_file), (CERT_FILE_ENV, self.cert_file),
                           (KEY_FILE_ENV, self.key_file)):
             if path and not Path(path).is_file():
-                raise TlsSettingsError(f"{env}: {path!r} is not a readable file")
+                raise GatewaySettingsError(f"{env}: {path!r} is not a readable file")
         if self.key_file and not self.cert_file:
-            raise TlsSettingsError(f"{KEY_FILE_ENV} is set but {CERT_FILE_ENV} is not")
+            raise GatewaySettingsError(f"{KEY_FILE_ENV} is set but {CERT_FILE_ENV} is not")
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """A context trusting the CA file and presenting the client certificate; None: default."""
@@ -120,8 +120,8 @@ class GatewayAuth:
             if self.cert_file:
                 context.load_cert_chain(self.cert_file, self.key_file)
         except (ssl.SSLError, OSError) as exc:
-            raise TlsSettingsError(f"cannot load the TLS files from {', '.join(self._tls_envs())}"
-                                   f": {exc}") from None
+            envs = ", ".join(self._tls_envs())
+            raise GatewaySettingsError(f"cannot load the TLS files from {envs}: {exc}") from None
         return context
 
     def redact(self, text: str) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from reporting.auth import GatewayAuth, TlsSettingsError
+from reporting.auth import GatewayAuth, GatewaySettingsError
 from reporting.cardinality import KeptTests
 from reporting.collector import ResultCollector
 from reporting.options import (
@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.enabled:
         try:
             GatewayAuth.from_env().check()
-        except TlsSettingsError as exc:
+        except GatewaySettingsError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(RunReporter(config, settings), PLUGIN_NAME)
 

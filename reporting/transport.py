@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from reporting.auth import GatewayAuth, TlsSettingsError
+from reporting.auth import GatewayAuth, GatewaySettingsError
 
 FIRST_BACKOFF = 0.25
 JOIN_GRACE = 0.25
@@ -82,7 +82,7 @@ class GatewayClient:
         answer = Answer()
         try:
             self._context = self.auth.ssl_context() if self.base_url.startswith("https") else None
-        except TlsSettingsError as exc:
+        except GatewaySettingsError as exc:
             answer.detail = str(exc)
             return answer
         delay = FIRST_BACKOFF
